@@ -1,0 +1,125 @@
+/*
+ * source — Kubernetes objects decoded into small domain structs, and the
+ * local-manifests source that reads them from YAML files.
+ *
+ * The same structs will be produced by the Kubernetes API client (kube) in
+ * a later module; the controller only ever sees these, never YAML or JSON.
+ *
+ * Ownership: an sy_objset_t owns every string and array hanging off it and is
+ * released with sy_objset_free(). Objects are plain data: no locking, they
+ * are built by one thread and handed over whole.
+ */
+#ifndef SY_SOURCE_H
+#define SY_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sy_label {
+  char *key;
+  char *value;
+} sy_label_t;
+
+/* Where an object came from, for error messages: "pods.yaml:12" or
+ * "apiserver". Always set. */
+typedef struct sy_objmeta {
+  char *name;
+  char *namespace_name; /* "default" when the manifest omits it */
+  char *uid;            /* may be NULL for local manifests */
+  sy_label_t *labels;
+  size_t n_labels;
+  sy_label_t *annotations;
+  size_t n_annotations;
+  bool deleting; /* metadata.deletionTimestamp is set */
+  char *origin;
+} sy_objmeta_t;
+
+#define SY_POOL_MAX_PORTS 8
+
+typedef enum sy_app_protocol {
+  SY_APP_PROTOCOL_HTTP = 0, /* "http" (the default) */
+  SY_APP_PROTOCOL_H2C = 1,  /* "kubernetes.io/h2c" */
+} sy_app_protocol_t;
+
+/* InferencePool, inference.networking.k8s.io/v1. */
+typedef struct sy_pool {
+  sy_objmeta_t meta;
+  sy_label_t *selector; /* spec.selector.matchLabels (1..64 entries) */
+  size_t n_selector;
+  int32_t target_ports[SY_POOL_MAX_PORTS]; /* spec.targetPorts[].number */
+  size_t n_target_ports;
+  sy_app_protocol_t app_protocol;
+  /* spec.endpointPickerRef (optional; epp_name NULL when absent) */
+  char *epp_group;
+  char *epp_kind; /* "Service" when unset */
+  char *epp_name;
+  int32_t epp_port; /* 0 when unset */
+  bool epp_fail_open; /* failureMode: FailOpen (default FailClose) */
+} sy_pool_t;
+
+/* Pod, core/v1: only what endpoint membership needs. */
+typedef struct sy_pod {
+  sy_objmeta_t meta;
+  char *pod_ip; /* status.podIP; NULL when not yet assigned */
+  bool ready;   /* status.conditions[type=Ready].status == "True" */
+} sy_pod_t;
+
+/* A complete set of objects as one source sees them at one moment. */
+typedef struct sy_objset {
+  sy_pool_t *pools;
+  size_t n_pools;
+  sy_pod_t *pods;
+  size_t n_pods;
+} sy_objset_t;
+
+/* Frees the set and everything it owns. Accepts NULL. */
+void sy_objset_free(sy_objset_t *set);
+
+/* Returns the value of label/annotation `key` or NULL. */
+const char *sy_labels_get(const sy_label_t *labels, size_t n, const char *key);
+/* True when every selector entry is present with an equal value in labels. */
+bool sy_labels_match(const sy_label_t *selector, size_t n_selector, const sy_label_t *labels,
+                     size_t n_labels);
+
+/* -------------------------------------------------------- local manifests */
+
+/* A located error: file, 1-based line and column, and a message. */
+typedef struct sy_source_error {
+  char file[512];
+  int line;
+  int column;
+  char msg[512];
+} sy_source_error_t;
+
+/* Loads `path`: a YAML file holding one or more documents ("---"), or a
+ * directory whose *.yaml / *.yml files are loaded in name order (not
+ * recursive). Documents of kind InferencePool (inference.networking.k8s.io/v1)
+ * and Pod (v1) are decoded; other kinds are skipped; an empty document is
+ * skipped. Any syntax error, a recognised object with a missing or invalid
+ * field, or a duplicate namespace/name of one kind fails the whole load.
+ *
+ * Returns 0 and a new set in *out (caller frees), or a negative SY_E* code
+ * with `err` filled (file:line:column and a message that names the field).
+ * Blocking file I/O: call from a background thread or at start-up. */
+int sy_manifests_load(const char *path, sy_objset_t **out, sy_source_error_t *err);
+
+/* Watches `path` (file or directory) and re-loads it when anything changes
+ * (mtime/size/inode of any file, files added or removed), polled every
+ * `poll_ms` on its own thread. Each successful load calls `on_load` with a
+ * new set (ownership passes to the callee). A failed load calls `on_error`
+ * (may be NULL) and keeps the previous state: nothing is published until the
+ * files are valid again. The first load happens synchronously inside
+ * sy_manifests_watch_start: if it fails, start fails with the error.
+ * Callbacks run on the watcher thread (the first one on the caller's). */
+typedef struct sy_manifests_watch sy_manifests_watch_t;
+typedef void (*sy_manifests_on_load_fn)(void *ctx, sy_objset_t *set);
+typedef void (*sy_manifests_on_error_fn)(void *ctx, const sy_source_error_t *err);
+
+int sy_manifests_watch_start(sy_manifests_watch_t **out, const char *path, unsigned poll_ms,
+                             sy_manifests_on_load_fn on_load, sy_manifests_on_error_fn on_error,
+                             void *ctx, sy_source_error_t *err);
+/* Stops the thread and frees the watcher. Accepts NULL. */
+void sy_manifests_watch_stop(sy_manifests_watch_t *w);
+
+#endif /* SY_SOURCE_H */
