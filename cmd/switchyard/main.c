@@ -1,0 +1,202 @@
+/*
+ * switchyard — inference-aware router: Endpoint Picker (Envoy ext_proc) fed
+ * by a controller over Kubernetes objects (here: local manifests).
+ *
+ * main only parses flags and wires modules; it holds no logic.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "controller.h"
+#include "core.h"
+#include "datastore.h"
+#include "director.h"
+#include "extproc.h"
+#include "flags.h"
+#include "sched.h"
+#include "source.h"
+
+#define SY_VERSION "0.1.0"
+
+typedef struct options {
+  long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body;
+  bool secure, health_checking, disable_subset, help, version;
+  const char *cert_path, *pool_name, *pool_namespace, *pool_group, *manifests, *picker, *log_format, *listen;
+} options_t;
+
+static const sy_flag_t FLAGS[] = {
+    {"grpc-port", SY_FLAG_INT, offsetof(options_t, grpc_port), "9002", "port of the ext_proc gRPC server"},
+    {"grpc-health-port", SY_FLAG_INT, offsetof(options_t, health_port), "9003", "port of the gRPC health server"},
+    {"listen-address", SY_FLAG_STR, offsetof(options_t, listen), "0.0.0.0", "address both gRPC servers bind"},
+    {"secure-serving", SY_FLAG_BOOL, offsetof(options_t, secure), "true",
+     "serve ext_proc over TLS (self-signed unless --cert-path)"},
+    {"cert-path", SY_FLAG_STR, offsetof(options_t, cert_path), "", "directory holding tls.crt and tls.key"},
+    {"health-checking", SY_FLAG_BOOL, offsetof(options_t, health_checking), "false",
+     "also serve grpc.health.v1 on the ext_proc port"},
+    {"pool-name", SY_FLAG_STR, offsetof(options_t, pool_name), "", "name of the InferencePool to serve"},
+    {"pool-namespace", SY_FLAG_STR, offsetof(options_t, pool_namespace), "",
+     "namespace of the pool (default: $NAMESPACE, else \"default\")"},
+    {"pool-group", SY_FLAG_STR, offsetof(options_t, pool_group), "inference.networking.k8s.io", "API group of the pool"},
+    {"manifests", SY_FLAG_STR, offsetof(options_t, manifests), "",
+     "YAML file or directory of Kubernetes objects (InferencePool, Pods) to serve from"},
+    {"manifests-poll-ms", SY_FLAG_INT, offsetof(options_t, poll_ms), "250", "how often to check manifests for changes"},
+    {"disable-endpoint-subset-filter", SY_FLAG_BOOL, offsetof(options_t, disable_subset), "false",
+     "ignore the envoy.lb.subset_hint metadata"},
+    {"grpc-workers", SY_FLAG_INT, offsetof(options_t, workers), "2", "ext_proc worker threads"},
+    {"max-request-body-bytes", SY_FLAG_INT, offsetof(options_t, max_body), "16777216",
+     "largest request body buffered for a decision (413 above)"},
+    {"drain-seconds", SY_FLAG_INT, offsetof(options_t, drain_s), "5",
+     "on SIGTERM, how long open streams may finish before they are cancelled"},
+    {"picker", SY_FLAG_STR, offsetof(options_t, picker), "least-request", "least-request | random"},
+    {"v", SY_FLAG_INT, offsetof(options_t, verbosity), "2", "log verbosity (0 error .. 5 trace)"},
+    {"log-format", SY_FLAG_STR, offsetof(options_t, log_format), "kv", "kv | json"},
+    {"help", SY_FLAG_BOOL, offsetof(options_t, help), "false", "show this help"},
+    {"version", SY_FLAG_BOOL, offsetof(options_t, version), "false", "print the version"},
+};
+
+typedef struct app {
+  sy_datastore_t *ds;
+  sy_controller_t *ctrl;
+} app_t;
+
+static void on_manifests(void *ctx, sy_objset_t *set) {
+  app_t *app = ctx;
+  sy_controller_apply_objset(app->ctrl, set);
+}
+
+static void on_manifests_error(void *ctx, const sy_source_error_t *err) {
+  SY_UNUSED(ctx);
+  char where[600];
+  snprintf(where, sizeof(where), "%s:%d:%d", err->file, err->line, err->column);
+  SY_LOG(SY_LOG_ERROR, "invalid manifests; keeping the previous state", "at", where, "error", err->msg, NULL);
+}
+
+static bool is_ready(void *ctx, bool liveness) {
+  SY_UNUSED(liveness); /* without leader election every service reports pool sync, as upstream */
+  app_t *app = ctx;
+  return sy_controller_synced(app->ctrl);
+}
+
+int main(int argc, char **argv) {
+  options_t o;
+  memset(&o, 0, sizeof(o));
+  char err[1024];
+  if (sy_flags_parse(FLAGS, SY_ARRAY_LEN(FLAGS), &o, argc, argv, err, sizeof(err)) != 0) {
+    fprintf(stderr, "switchyard: %s\nRun 'switchyard --help' for usage.\n", err);
+    return 2;
+  }
+  if (o.help) {
+    printf("Usage: switchyard [flags]\n\nFlags:\n");
+    sy_flags_usage(FLAGS, SY_ARRAY_LEN(FLAGS), stdout);
+    return 0;
+  }
+  if (o.version) {
+    printf("switchyard %s\n", SY_VERSION);
+    return 0;
+  }
+  sy_log_set_level((int)o.verbosity);
+  if (!strcmp(o.log_format, "json")) {
+    sy_log_set_format(SY_LOG_FMT_JSON);
+  } else if (strcmp(o.log_format, "kv") != 0) {
+    fprintf(stderr, "switchyard: --log-format must be kv or json\n");
+    return 2;
+  }
+  if (!o.pool_namespace[0]) {
+    const char *env = getenv("NAMESPACE");
+    o.pool_namespace = env && env[0] ? env : "default";
+  }
+  if (!o.pool_name[0]) {
+    fprintf(stderr, "switchyard: --pool-name is required\n");
+    return 2;
+  }
+  if (strcmp(o.pool_group, "inference.networking.k8s.io") != 0) {
+    fprintf(stderr, "switchyard: --pool-group %s is not supported (only inference.networking.k8s.io, v1)\n", o.pool_group);
+    return 2;
+  }
+  if (!o.manifests[0]) {
+    fprintf(stderr, "switchyard: --manifests is required (the Kubernetes API source is not built yet)\n");
+    return 2;
+  }
+  sy_sched_config_t scfg = {.max_endpoints = 1};
+  if (sy_sched_picker_parse(o.picker, &scfg.picker) != 0) {
+    fprintf(stderr, "switchyard: --picker must be least-request or random\n");
+    return 2;
+  }
+  if (o.grpc_port < 1 || o.grpc_port > 65535 || o.health_port < 1 || o.health_port > 65535 || o.workers < 1 ||
+      o.workers > 64 || o.max_body < 1 || o.poll_ms < 10 || o.drain_s < 0) {
+    fprintf(stderr, "switchyard: a numeric flag is out of range (see --help)\n");
+    return 2;
+  }
+
+  /* gRPC starts threads of its own: block the signals we sigwait() for
+   * before any thread exists so they are delivered to main only. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  app_t app = {0};
+  sy_sched_t *sched = NULL;
+  sy_director_t *dir = NULL;
+  sy_manifests_watch_t *watch = NULL;
+  sy_extproc_server_t *srv = NULL;
+  int exit_code = 1;
+
+  if (sy_datastore_new(&app.ds) != 0 || sy_sched_new(&sched, &scfg) != 0) goto out;
+  sy_controller_config_t ccfg = {.pool_name = o.pool_name, .pool_namespace = o.pool_namespace};
+  if (sy_controller_new(&app.ctrl, app.ds, &ccfg) != 0) goto out;
+  sy_director_config_t dcfg = {.pool_name = o.pool_name, .pool_namespace = o.pool_namespace};
+  if (sy_director_new(&dir, &dcfg, app.ds, sched) != 0) goto out;
+
+  sy_source_error_t serr;
+  memset(&serr, 0, sizeof(serr));
+  int rc = sy_manifests_watch_start(&watch, o.manifests, (unsigned)o.poll_ms, on_manifests, on_manifests_error, &app, &serr);
+  if (rc != 0) {
+    fprintf(stderr, "switchyard: %s:%d:%d: %s\n", serr.file, serr.line, serr.column, serr.msg);
+    goto out;
+  }
+
+  sy_extproc_server_config_t xcfg = {
+      .listen_host = o.listen,
+      .grpc_port = (int)o.grpc_port,
+      .health_port = (int)o.health_port,
+      .health_on_grpc_port = o.health_checking,
+      .secure = o.secure,
+      .cert_path = o.cert_path,
+      .workers = (int)o.workers,
+      .max_recv_message = (size_t)o.max_body + (1u << 20),
+      .stream = {.max_request_body = (size_t)o.max_body,
+                 .max_usage_body = 4u << 20,
+                 .disable_subset_filter = o.disable_subset},
+  };
+  err[0] = '\0';
+  rc = sy_extproc_server_start(&srv, &xcfg, &sy_director_ops, dir, is_ready, &app, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, "switchyard: %s\n", err[0] ? err : sy_strerror(rc));
+    goto out;
+  }
+  char ports[64];
+  snprintf(ports, sizeof(ports), "%ld/%ld", o.grpc_port, o.health_port);
+  SY_LOG(SY_LOG_INFO, "switchyard ready", "version", SY_VERSION, "grpc_and_health_ports", ports, "tls",
+         o.secure ? "true" : "false", "pool", o.pool_name, "namespace", o.pool_namespace, "manifests", o.manifests, NULL);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  SY_LOG(SY_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+  exit_code = 0;
+out:
+  sy_extproc_server_stop(srv, (unsigned)o.drain_s * 1000u);
+  sy_manifests_watch_stop(watch);
+  sy_director_free(dir);
+  sy_controller_free(app.ctrl);
+  sy_sched_free(sched);
+  sy_datastore_free(app.ds);
+  if (exit_code == 0) SY_LOG(SY_LOG_INFO, "stopped", NULL);
+  return exit_code;
+}

@@ -1,0 +1,207 @@
+#include "controller.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sy_controller {
+  sy_datastore_t *ds;
+  char *pool_name;
+  char *pool_namespace;
+  atomic_bool synced;
+};
+
+int sy_controller_new(sy_controller_t **out, sy_datastore_t *ds, const sy_controller_config_t *cfg) {
+  sy_controller_t *c = sy_calloc(1, sizeof(*c));
+  if (!c) return -ENOMEM;
+  c->ds = ds;
+  c->pool_name = sy_strdup(cfg->pool_name ? cfg->pool_name : "");
+  c->pool_namespace = sy_strdup(cfg->pool_namespace ? cfg->pool_namespace : "default");
+  if (!c->pool_name || !c->pool_namespace) {
+    sy_controller_free(c);
+    return -ENOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+void sy_controller_free(sy_controller_t *c) {
+  if (!c) return;
+  sy_free(c->pool_name);
+  sy_free(c->pool_namespace);
+  sy_free(c);
+}
+
+bool sy_controller_synced(const sy_controller_t *c) { return atomic_load(&c->synced); }
+
+static int cmp_pool_ptr(const void *a, const void *b) {
+  const sy_pool_t *x = *(const sy_pool_t *const *)a, *y = *(const sy_pool_t *const *)b;
+  int r = strcmp(x->meta.namespace_name, y->meta.namespace_name);
+  return r ? r : strcmp(x->meta.name, y->meta.name);
+}
+
+static int cmp_endpoint(const void *a, const void *b) {
+  return strcmp(((const sy_endpoint_t *)a)->address, ((const sy_endpoint_t *)b)->address);
+}
+
+/* Is `port` listed in the active-ports annotation ("8000,8001")? Absent
+ * annotation means every target port is active. */
+static bool port_active(const sy_pod_t *pod, int32_t port) {
+  const char *v = sy_labels_get(pod->meta.annotations, pod->meta.n_annotations, SY_ACTIVE_PORTS_ANNOTATION);
+  if (!v) return true;
+  const char *p = v;
+  while (*p) {
+    while (*p == ' ' || *p == ',') p++;
+    if (!*p) break;
+    char *end;
+    long n = strtol(p, &end, 10);
+    if (end == p) { /* garbage token: skip it */
+      while (*p && *p != ',') p++;
+      continue;
+    }
+    if (n == port) return true;
+    p = end;
+  }
+  return false;
+}
+
+static bool pod_is_member(const sy_pool_t *pool, const sy_pod_t *pod) {
+  return pod->ready && !pod->meta.deleting && pod->pod_ip && pod->pod_ip[0] &&
+         strcmp(pod->meta.namespace_name, pool->meta.namespace_name) == 0 &&
+         sy_labels_match(pool->selector, pool->n_selector, pod->meta.labels, pod->meta.n_labels);
+}
+
+static char *arena_printf(sy_arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *arena_printf(sy_arena_t *a, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char tmp[512];
+  int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof(tmp)) return NULL;
+  return sy_arena_strndup(a, tmp, (size_t)n);
+}
+
+static sy_endpoint_state_t *carry_state(const sy_snapshot_t *prev, const sy_pool_t *pool, const char *address) {
+  if (prev) {
+    const sy_pool_snap_t *pp = sy_snapshot_pool(prev, pool->meta.namespace_name, pool->meta.name);
+    const sy_endpoint_t *pe = pp ? sy_pool_endpoint(pp, address) : NULL;
+    if (pe) return sy_endpoint_state_ref(pe->state);
+  }
+  return sy_endpoint_state_new();
+}
+
+static int build_pool(sy_snapshot_t *snap, sy_pool_snap_t *ps, const sy_pool_t *pool, const sy_objset_t *set,
+                      const sy_snapshot_t *prev) {
+  sy_arena_t *a = &snap->arena;
+  ps->name = sy_arena_strndup(a, pool->meta.name, strlen(pool->meta.name));
+  ps->namespace_name = sy_arena_strndup(a, pool->meta.namespace_name, strlen(pool->meta.namespace_name));
+  ps->target_ports = sy_arena_memdup(a, pool->target_ports, sizeof(int32_t) * pool->n_target_ports);
+  ps->n_target_ports = pool->n_target_ports;
+  ps->app_h2c = pool->app_protocol == SY_APP_PROTOCOL_H2C;
+  if (!ps->name || !ps->namespace_name || !ps->target_ports) return -ENOMEM;
+
+  size_t cap = 0;
+  for (size_t i = 0; i < set->n_pods; i++) {
+    if (strcmp(set->pods[i].meta.namespace_name, pool->meta.namespace_name) == 0 &&
+        sy_labels_match(pool->selector, pool->n_selector, set->pods[i].meta.labels, set->pods[i].meta.n_labels))
+      ps->n_pods_selected++;
+    if (pod_is_member(pool, &set->pods[i])) cap += pool->n_target_ports;
+  }
+  ps->endpoints = sy_arena_calloc(a, sizeof(sy_endpoint_t) * (cap ? cap : 1));
+  if (!ps->endpoints) return -ENOMEM;
+
+  for (size_t i = 0; i < set->n_pods; i++) {
+    const sy_pod_t *pod = &set->pods[i];
+    if (!pod_is_member(pool, pod)) continue;
+    const char **keys = sy_arena_alloc(a, sizeof(char *) * (pod->meta.n_labels + 1));
+    const char **vals = sy_arena_alloc(a, sizeof(char *) * (pod->meta.n_labels + 1));
+    const char *pod_name = sy_arena_strndup(a, pod->meta.name, strlen(pod->meta.name));
+    const char *ip = sy_arena_strndup(a, pod->pod_ip, strlen(pod->pod_ip));
+    if (!keys || !vals || !pod_name || !ip) return -ENOMEM;
+    for (size_t l = 0; l < pod->meta.n_labels; l++) {
+      keys[l] = sy_arena_strndup(a, pod->meta.labels[l].key, strlen(pod->meta.labels[l].key));
+      vals[l] = sy_arena_strndup(a, pod->meta.labels[l].value, strlen(pod->meta.labels[l].value));
+      if (!keys[l] || !vals[l]) return -ENOMEM;
+    }
+    bool v6 = strchr(ip, ':') != NULL;
+    for (size_t r = 0; r < pool->n_target_ports; r++) {
+      int32_t port = pool->target_ports[r];
+      if (!port_active(pod, port)) continue;
+      sy_endpoint_t *e = &ps->endpoints[ps->n_endpoints];
+      e->pod_name = pod_name;
+      e->ip = ip;
+      e->port = port;
+      e->name = arena_printf(a, "%s-rank-%zu", pod->meta.name, r);
+      e->address = v6 ? arena_printf(a, "[%s]:%d", ip, port) : arena_printf(a, "%s:%d", ip, port);
+      e->label_keys = keys;
+      e->label_values = vals;
+      e->n_labels = pod->meta.n_labels;
+      if (!e->name || !e->address) return -ENOMEM;
+      e->state = carry_state(prev, pool, e->address);
+      if (!e->state) return -ENOMEM;
+      ps->n_endpoints++;
+    }
+  }
+  qsort(ps->endpoints, ps->n_endpoints, sizeof(sy_endpoint_t), cmp_endpoint);
+  /* Two pods claiming one IP would give duplicate addresses; keep the first
+   * so address lookups stay unambiguous. */
+  size_t w = 0;
+  for (size_t i = 0; i < ps->n_endpoints; i++) {
+    if (w > 0 && strcmp(ps->endpoints[w - 1].address, ps->endpoints[i].address) == 0) {
+      sy_endpoint_state_unref(ps->endpoints[i].state);
+      continue;
+    }
+    ps->endpoints[w++] = ps->endpoints[i];
+  }
+  ps->n_endpoints = w;
+  return 0;
+}
+
+sy_snapshot_t *sy_controller_build_snapshot(const sy_objset_t *set, const sy_snapshot_t *prev) {
+  sy_snapshot_t *snap = sy_snapshot_new();
+  if (!snap) return NULL;
+  size_t n = set ? set->n_pools : 0;
+  const sy_pool_t **order = sy_calloc(n ? n : 1, sizeof(*order));
+  snap->pools = sy_arena_calloc(&snap->arena, sizeof(sy_pool_snap_t) * (n ? n : 1));
+  if (!order || !snap->pools) goto fail;
+  for (size_t i = 0; i < n; i++) order[i] = &set->pools[i];
+  qsort(order, n, sizeof(*order), cmp_pool_ptr);
+  for (size_t i = 0; i < n; i++) {
+    snap->n_pools++; /* counted first so a failure releases partial endpoints */
+    if (build_pool(snap, &snap->pools[i], order[i], set, prev) != 0) goto fail;
+  }
+  sy_free(order);
+  return snap;
+fail:
+  sy_free(order);
+  sy_snapshot_release(snap);
+  return NULL;
+}
+
+int sy_controller_apply_objset(sy_controller_t *c, sy_objset_t *set) {
+  sy_snapshot_t *prev = sy_datastore_acquire(c->ds);
+  sy_snapshot_t *snap = sy_controller_build_snapshot(set, prev);
+  sy_snapshot_release(prev);
+  if (!snap) {
+    sy_objset_free(set);
+    SY_LOG(SY_LOG_ERROR, "reconcile failed: out of memory; keeping previous snapshot", NULL);
+    return -ENOMEM;
+  }
+  const sy_pool_snap_t *mine = sy_snapshot_pool(snap, c->pool_namespace, c->pool_name);
+  char eps[32], pods[32];
+  snprintf(eps, sizeof(eps), "%zu", mine ? mine->n_endpoints : 0);
+  snprintf(pods, sizeof(pods), "%zu", mine ? mine->n_pods_selected : 0);
+  atomic_store(&c->synced, mine != NULL);
+  sy_datastore_publish(c->ds, snap);
+  sy_objset_free(set);
+  if (mine) {
+    SY_LOG(SY_LOG_INFO, "pool reconciled", "pool", c->pool_name, "namespace", c->pool_namespace, "endpoints", eps,
+           "pods_selected", pods, NULL);
+  } else {
+    SY_LOG(SY_LOG_WARN, "pool not found in objects", "pool", c->pool_name, "namespace", c->pool_namespace, NULL);
+  }
+  return 0;
+}

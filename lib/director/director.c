@@ -1,0 +1,176 @@
+#include "director.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "openai.h"
+
+struct sy_director {
+  char *pool_name;
+  char *pool_namespace;
+  sy_datastore_t *ds;
+  const sy_sched_t *sched;
+};
+
+/* Per-request state handed back to finish(): the endpoint whose in-flight
+ * count we raised, with a reference so it outlives any snapshot. */
+typedef struct handle {
+  sy_endpoint_state_t *state;
+} handle_t;
+
+int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, const sy_sched_t *sched) {
+  sy_director_t *d = sy_calloc(1, sizeof(*d));
+  if (!d) return -ENOMEM;
+  d->pool_name = sy_strdup(cfg->pool_name ? cfg->pool_name : "");
+  d->pool_namespace = sy_strdup(cfg->pool_namespace ? cfg->pool_namespace : "default");
+  d->ds = ds;
+  d->sched = sched;
+  if (!d->pool_name || !d->pool_namespace) {
+    sy_director_free(d);
+    return -ENOMEM;
+  }
+  *out = d;
+  return 0;
+}
+
+void sy_director_free(sy_director_t *d) {
+  if (!d) return;
+  sy_free(d->pool_name);
+  sy_free(d->pool_namespace);
+  sy_free(d);
+}
+
+static void fail(sy_extproc_decision_t *out, int status, const char *kind, const char *msg) {
+  out->http_status = status;
+  out->error_kind = kind;
+  out->error_msg = msg;
+}
+
+/* Does subset entry `want` ("ip:port", "[v6]:port" or a bare IP) name e? */
+static bool subset_match(const char *want, const sy_endpoint_t *e) {
+  if (!strcmp(want, e->address)) return true;
+  return !strcmp(want, e->ip); /* a bare IP means any port of that pod */
+}
+
+static const char *join_destination(sy_arena_t *a, const sy_sched_result_t *r) {
+  size_t len = 0;
+  for (size_t i = 0; i < r->n; i++) len += strlen(r->endpoints[i]->address) + 1;
+  char *s = sy_arena_alloc(a, len + 1);
+  if (!s) return NULL;
+  size_t off = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    size_t n = strlen(r->endpoints[i]->address);
+    if (i) s[off++] = ',';
+    memcpy(s + off, r->endpoints[i]->address, n);
+    off += n;
+  }
+  s[off] = '\0';
+  return s;
+}
+
+static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
+  sy_director_t *d = ctx;
+  sy_arena_t *a = req->arena;
+  char errbuf[256];
+  sy_openai_request_t oreq;
+  memset(&oreq, 0, sizeof(oreq));
+
+  /* Parse before taking the snapshot: a bad request costs no locking. */
+  if (!req->headers_only) {
+    sy_openai_api_t api = sy_openai_api_from_path(req->path, strlen(req->path));
+    int rc = sy_openai_parse_request(a, api, req->body, req->body_len, &oreq, errbuf, sizeof(errbuf));
+    if (rc == SY_EPARSE) {
+      fail(out, 400, "BadRequest", sy_arena_strndup(a, errbuf, strlen(errbuf)));
+      return 0;
+    }
+    if (rc) return rc;
+    out->stream = oreq.stream;
+    out->body = req->body;
+    out->body_len = req->body_len;
+    if (req->model_rewrite && strcmp(req->model_rewrite, oreq.model) != 0) {
+      char *nb;
+      size_t nlen;
+      rc = sy_openai_rewrite_model(a, req->body, req->body_len, req->model_rewrite, &nb, &nlen);
+      if (rc) return rc;
+      out->body = nb;
+      out->body_len = nlen;
+      oreq.model = (char *)req->model_rewrite;
+    }
+  }
+
+  sy_snapshot_t *snap = sy_datastore_acquire(d->ds);
+  const sy_pool_snap_t *pool = sy_snapshot_pool(snap, d->pool_namespace, d->pool_name);
+  size_t n_all = pool ? pool->n_endpoints : 0;
+  int rc = 0;
+
+  if (req->headers_only) {
+    /* As upstream: a body-less request goes to a random endpoint of the
+     * pool, without subset, scheduling or admission. */
+    if (n_all == 0) {
+      fail(out, 500, "Internal", "no pods available in datastore");
+      goto out;
+    }
+    const sy_endpoint_t *e = &pool->endpoints[sy_rand_below(n_all)];
+    out->destination = sy_arena_strndup(a, e->address, strlen(e->address));
+    if (!out->destination) rc = -ENOMEM;
+    goto out;
+  }
+
+  const sy_endpoint_t **cands = sy_arena_alloc(a, sizeof(*cands) * (n_all ? n_all : 1));
+  if (!cands) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < n_all; i++) {
+    const sy_endpoint_t *e = &pool->endpoints[i];
+    if (req->subset_present) {
+      bool hit = false;
+      for (size_t k = 0; k < req->n_subset && !hit; k++) hit = subset_match(req->subset[k], e);
+      if (!hit) continue;
+    }
+    cands[n++] = e;
+  }
+  if (n == 0) {
+    fail(out, 503, "ServiceUnavailable", "failed to find endpoint candidates for serving the request");
+    goto out;
+  }
+
+  sy_sched_request_t sreq = {
+      .request_id = req->request_id, .model = oreq.model, .prompt = oreq.prompt, .prompt_len = oreq.prompt_len};
+  sy_sched_result_t res;
+  if (sy_sched_schedule(d->sched, &sreq, cands, n, &res) != 0 || res.n == 0) {
+    fail(out, 429, "ResourceExhausted", "failed to find target endpoint");
+    goto out;
+  }
+  out->destination = join_destination(a, &res);
+  handle_t *h = sy_arena_alloc(a, sizeof(*h));
+  if (!out->destination || !h) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  const sy_endpoint_t *primary = res.endpoints[0];
+  h->state = sy_endpoint_state_ref(primary->state);
+  atomic_fetch_add_explicit(&h->state->in_flight, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&h->state->picked, 1, memory_order_relaxed);
+  out->handle = h;
+  SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", d->pool_name, "model", oreq.model,
+         "endpoint", out->destination, NULL);
+out:
+  sy_snapshot_release(snap);
+  return rc;
+}
+
+static void finish(void *ctx, void *handle, int response_status, const sy_extproc_usage_t *usage) {
+  SY_UNUSED(ctx);
+  SY_UNUSED(response_status);
+  SY_UNUSED(usage);
+  handle_t *h = handle;
+  if (!h || !h->state) return;
+  atomic_fetch_sub_explicit(&h->state->in_flight, 1, memory_order_relaxed);
+  sy_endpoint_state_unref(h->state);
+  h->state = NULL;
+}
+
+const sy_extproc_director_ops_t sy_director_ops = {.decide = decide, .finish = finish};

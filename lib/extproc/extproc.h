@@ -1,0 +1,161 @@
+/*
+ * extproc — Envoy's External Processing protocol as the GAIE endpoint-picker
+ * protocol defines it, in two layers:
+ *
+ *  1. A sans-I/O stream state machine (sy_extproc_stream_*): feed it the
+ *     bytes of each ProcessingRequest, it emits ProcessingResponse messages
+ *     through a callback. No sockets, no threads, no clock: unit tests and the
+ *     fuzz target drive it directly.
+ *  2. The gRPC C-core server (sy_extproc_server_*): worker threads, one
+ *     completion queue each, one state machine per Process stream, plus the
+ *     grpc.health.v1 service on the health port.
+ *
+ * Routing decisions are delegated to a director through the narrow
+ * sy_extproc_director_ops_t interface below (implemented by lib/director;
+ * tests supply fakes). extproc knows nothing about Kubernetes.
+ */
+#ifndef SY_EXTPROC_H
+#define SY_EXTPROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+/* Exact protocol strings (reference §2.1). */
+#define SY_HDR_DESTINATION "x-gateway-destination-endpoint"
+#define SY_HDR_DESTINATION_SERVED "x-gateway-destination-endpoint-served"
+#define SY_HDR_SUBSET "x-gateway-destination-endpoint-subset"
+#define SY_HDR_FAIRNESS "x-gateway-inference-fairness-id"
+#define SY_HDR_OBJECTIVE "x-gateway-inference-objective"
+#define SY_HDR_MODEL_REWRITE "x-gateway-model-name-rewrite"
+#define SY_HDR_REQUEST_ID "x-request-id"
+#define SY_HDR_WENT_INTO_RESP "x-went-into-resp-headers"
+#define SY_MD_NS_LB "envoy.lb"
+#define SY_MD_NS_SUBSET "envoy.lb.subset_hint"
+/* Largest body chunk sent back in a streamed body mutation. */
+#define SY_EXTPROC_BODY_CHUNK 62000
+
+/* ------------------------------------------------------------ director */
+
+/* The request as the director sees it, once complete. All memory belongs to
+ * the stream's arena and lives until the stream ends. */
+typedef struct sy_extproc_request {
+  sy_arena_t *arena;
+  const char *request_id; /* from x-request-id, or generated */
+  const char *method;     /* :method, or "" */
+  const char *path;       /* :path (or x-original-path / x-forwarded-path), or "" */
+  bool headers_only;      /* request had no body (GET); body is NULL */
+  const char *body;
+  size_t body_len;
+  const char *model_rewrite; /* x-gateway-model-name-rewrite or NULL */
+  const char *objective;     /* x-gateway-inference-objective or NULL */
+  const char *fairness_id;   /* x-gateway-inference-fairness-id or "default-flow" */
+  bool subset_present;       /* envoy.lb.subset_hint carried the subset key */
+  const char *const *subset; /* its "ip:port" (or "ip") entries */
+  size_t n_subset;
+} sy_extproc_request_t;
+
+/* The director's answer. Either http_status == 0 and destination is set, or
+ * http_status is an error code and the stream answers with an
+ * ImmediateResponse whose body is "inference error: <error_kind> - <error_msg>". */
+typedef struct sy_extproc_decision {
+  int http_status;
+  const char *error_kind; /* "BadRequest", "ServiceUnavailable", "Internal", ... */
+  const char *error_msg;
+  const char *destination; /* "ip:port[,ip:port...]", primary first */
+  const char *body;        /* body to forward (may equal the input) */
+  size_t body_len;
+  bool stream;  /* the request asked for a streamed response */
+  void *handle; /* director's per-request state, handed back below */
+} sy_extproc_decision_t;
+
+typedef struct sy_extproc_usage {
+  bool found;
+  long prompt_tokens, completion_tokens, total_tokens, cached_tokens;
+} sy_extproc_usage_t;
+
+typedef struct sy_extproc_director_ops {
+  /* Decides where the request goes. Must not block. Returns 0 (the decision
+   * in *out, routed or error) or a negative code for an internal failure
+   * (answered as 500). */
+  int (*decide)(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out);
+  /* The stream is over (response finished, error, or cancelled): release
+   * whatever decide() took (in-flight counts). Called exactly once for every
+   * decision that returned a non-NULL handle. `usage` may be NULL. */
+  void (*finish)(void *ctx, void *handle, int response_status, const sy_extproc_usage_t *usage);
+} sy_extproc_director_ops_t;
+
+/* --------------------------------------------------------- state machine */
+
+typedef struct sy_extproc_config {
+  size_t max_request_body; /* bytes; over it → ImmediateResponse 413 */
+  size_t max_usage_body;   /* bytes of a non-streamed response kept for usage parsing */
+  bool disable_subset_filter;
+} sy_extproc_config_t;
+
+/* Emits one ProcessingResponse (a ProtobufCMessage, typed as void to keep
+ * protobuf-c out of this header). The message and everything it points to
+ * is valid only during the call: pack or copy it. */
+typedef void (*sy_extproc_emit_fn)(void *ctx, const void *processing_response);
+
+typedef struct sy_extproc_stream sy_extproc_stream_t;
+
+/* Creates a stream state machine. `cfg` and `dir` are borrowed (must outlive
+ * the stream). Returns NULL on ENOMEM. Owned by one thread at a time. */
+sy_extproc_stream_t *sy_extproc_stream_new(const sy_extproc_config_t *cfg, const sy_extproc_director_ops_t *dir,
+                                           void *dir_ctx, sy_extproc_emit_fn emit, void *emit_ctx);
+
+/* Handles one serialized ProcessingRequest. Returns 0, or SY_EPARSE when the
+ * bytes are not a ProcessingRequest (the transport answers INVALID_ARGUMENT).
+ * Messages arriving after the stream is done are ignored. */
+int sy_extproc_stream_on_message(sy_extproc_stream_t *s, const uint8_t *data, size_t len);
+
+/* The client half-closed. */
+void sy_extproc_stream_on_half_close(sy_extproc_stream_t *s);
+
+/* True once the stream has nothing more to say (an ImmediateResponse was
+ * sent, or the response completed after a half-close): the transport sends
+ * status OK once its send queue drains. */
+bool sy_extproc_stream_done(const sy_extproc_stream_t *s);
+
+/* Releases the stream; calls the director's finish() if a decision is
+ * still open (e.g. cancelled mid-response). Accepts NULL. */
+void sy_extproc_stream_free(sy_extproc_stream_t *s);
+
+/* ---------------------------------------------------------------- server */
+
+typedef struct sy_extproc_server_config {
+  const char *listen_host; /* "0.0.0.0" */
+  int grpc_port;           /* ext_proc, 9002 */
+  int health_port;         /* grpc.health.v1, 9003 */
+  bool health_on_grpc_port; /* --health-checking */
+  bool secure;             /* --secure-serving */
+  const char *cert_path;   /* dir with tls.crt / tls.key; NULL → self-signed */
+  int workers;             /* completion-queue threads, default 2 */
+  size_t max_recv_message; /* gRPC max receive message, default 16 MiB */
+  sy_extproc_config_t stream;
+} sy_extproc_server_config_t;
+
+/* Readiness for the health service: called on a worker thread per check;
+ * must be cheap and thread-safe. `liveness` asks for the liveness service. */
+typedef bool (*sy_extproc_ready_fn)(void *ctx, bool liveness);
+
+typedef struct sy_extproc_server sy_extproc_server_t;
+
+/* Binds both ports and starts the workers. Returns 0 or a negative code with
+ * a message in errbuf (e.g. port in use, bad certificate). */
+int sy_extproc_server_start(sy_extproc_server_t **out, const sy_extproc_server_config_t *cfg,
+                            const sy_extproc_director_ops_t *dir, void *dir_ctx, sy_extproc_ready_fn ready,
+                            void *ready_ctx, char *errbuf, size_t errlen);
+
+/* Graceful stop: health reports NOT_SERVING, new streams are refused,
+ * open streams get up to `drain_ms` to finish, then are cancelled. Joins the
+ * workers and frees the server. Call from the main thread. */
+void sy_extproc_server_stop(sy_extproc_server_t *srv, unsigned drain_ms);
+
+/* Number of Process streams currently open (for tests and logs). */
+long sy_extproc_server_open_streams(const sy_extproc_server_t *srv);
+
+#endif /* SY_EXTPROC_H */

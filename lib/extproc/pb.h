@@ -1,0 +1,30 @@
+/* Short aliases for the generated protobuf-c names (private to extproc). */
+#ifndef SY_EXTPROC_PB_H
+#define SY_EXTPROC_PB_H
+
+#include "envoy/service/ext_proc/v3/external_processor.pb-c.h"
+#include "google/protobuf/struct.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+
+typedef Envoy__Service__ExtProc__V3__ProcessingRequest pb_req_t;
+typedef Envoy__Service__ExtProc__V3__ProcessingResponse pb_resp_t;
+typedef Envoy__Service__ExtProc__V3__HttpHeaders pb_headers_t;
+typedef Envoy__Service__ExtProc__V3__HttpBody pb_body_t;
+typedef Envoy__Service__ExtProc__V3__HeadersResponse pb_headers_resp_t;
+typedef Envoy__Service__ExtProc__V3__BodyResponse pb_body_resp_t;
+typedef Envoy__Service__ExtProc__V3__TrailersResponse pb_trailers_resp_t;
+typedef Envoy__Service__ExtProc__V3__CommonResponse pb_common_t;
+typedef Envoy__Service__ExtProc__V3__HeaderMutation pb_hmut_t;
+typedef Envoy__Service__ExtProc__V3__BodyMutation pb_bmut_t;
+typedef Envoy__Service__ExtProc__V3__StreamedBodyResponse pb_streamed_t;
+typedef Envoy__Service__ExtProc__V3__ImmediateResponse pb_immediate_t;
+typedef Envoy__Config__Core__V3__HeaderValue pb_hv_t;
+typedef Envoy__Config__Core__V3__HeaderValueOption pb_hvo_t;
+typedef Google__Protobuf__Struct pb_struct_t;
+typedef Google__Protobuf__Struct__FieldsEntry pb_field_t;
+typedef Google__Protobuf__Value pb_value_t;
+
+#define PB_REQ(x) ENVOY__SERVICE__EXT_PROC__V3__PROCESSING_REQUEST__REQUEST_##x
+#define PB_RESP(x) ENVOY__SERVICE__EXT_PROC__V3__PROCESSING_RESPONSE__RESPONSE_##x
+
+#endif
