@@ -158,7 +158,11 @@ int main(int argc, char **argv) {
   memset(&serr, 0, sizeof(serr));
   int rc = sy_manifests_watch_start(&watch, o.manifests, (unsigned)o.poll_ms, on_manifests, on_manifests_error, &app, &serr);
   if (rc != 0) {
-    fprintf(stderr, "switchyard: %s:%d:%d: %s\n", serr.file, serr.line, serr.column, serr.msg);
+    if (serr.line > 0) {
+      fprintf(stderr, "switchyard: %s:%d:%d: %s\n", serr.file, serr.line, serr.column, serr.msg);
+    } else {
+      fprintf(stderr, "switchyard: %s: %s\n", serr.file, serr.msg);
+    }
     goto out;
   }
 

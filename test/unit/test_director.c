@@ -1,0 +1,230 @@
+/* Unit tests for the director (request lifecycle) and the first picker:
+ * error mapping, subset hint, header-only requests, model rewrite, in-flight
+ * accounting and least-request balancing, over a real snapshot. */
+#include <stdio.h>
+#include <string.h>
+
+#include "controller.h"
+#include "director.h"
+#include "sched.h"
+#include "test_support.h"
+
+static const char *WORLD =
+    "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: p}\n"
+    "spec: {selector: {matchLabels: {app: m}}, targetPorts: [{number: 8000}]}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {app: m}}\n"
+    "status: {podIP: 10.0.0.1, conditions: [{type: Ready, status: \"True\"}]}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {app: m}}\n"
+    "status: {podIP: 10.0.0.2, conditions: [{type: Ready, status: \"True\"}]}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: c, labels: {app: m}}\n"
+    "status: {podIP: 10.0.0.3, conditions: [{type: Ready, status: \"True\"}]}\n";
+
+typedef struct fix {
+  sy_datastore_t *ds;
+  sy_controller_t *ctrl;
+  sy_sched_t *sched;
+  sy_director_t *dir;
+  sy_arena_t arena;
+} fix_t;
+
+static void fix_init(fix_t *f, const char *world, sy_sched_picker_t picker) {
+  memset(f, 0, sizeof(*f));
+  ck_assert_int_eq(sy_datastore_new(&f->ds), 0);
+  sy_controller_config_t cc = {.pool_name = "p", .pool_namespace = "default"};
+  ck_assert_int_eq(sy_controller_new(&f->ctrl, f->ds, &cc), 0);
+  sy_sched_config_t sc = {.picker = picker, .max_endpoints = 1};
+  ck_assert_int_eq(sy_sched_new(&f->sched, &sc), 0);
+  sy_director_config_t dc = {.pool_name = "p", .pool_namespace = "default"};
+  ck_assert_int_eq(sy_director_new(&f->dir, &dc, f->ds, f->sched), 0);
+  if (world) {
+    sy_objset_t *set = NULL;
+    sy_source_error_t err;
+    ck_assert_int_eq(sy_manifests_load_buffer("w.yaml", world, strlen(world), &set, &err), 0);
+    ck_assert_int_eq(sy_controller_apply_objset(f->ctrl, set), 0);
+  }
+  sy_arena_init(&f->arena, 4096, 0);
+}
+
+static void fix_cleanup(fix_t *f) {
+  sy_arena_cleanup(&f->arena);
+  sy_director_free(f->dir);
+  sy_sched_free(f->sched);
+  sy_controller_free(f->ctrl);
+  sy_datastore_free(f->ds);
+}
+
+static sy_extproc_request_t request(fix_t *f, const char *body) {
+  sy_extproc_request_t r;
+  memset(&r, 0, sizeof(r));
+  r.arena = &f->arena;
+  r.request_id = "id-1";
+  r.method = "POST";
+  r.path = "/v1/completions";
+  r.body = body;
+  r.body_len = body ? strlen(body) : 0;
+  r.headers_only = body == NULL;
+  r.fairness_id = "default-flow";
+  return r;
+}
+
+static int decide(fix_t *f, const sy_extproc_request_t *r, sy_extproc_decision_t *d) {
+  memset(d, 0, sizeof(*d));
+  return sy_director_ops.decide(f->dir, r, d);
+}
+
+static const char *BODY = "{\"model\":\"m\",\"prompt\":\"hi\",\"stream\":true}";
+
+START_TEST(test_routes_and_accounts) {
+  fix_t f;
+  fix_init(&f, WORLD, SY_SCHED_PICKER_LEAST_REQUEST);
+  sy_extproc_request_t r = request(&f, BODY);
+  sy_extproc_decision_t d[3];
+  const char *seen[3];
+  /* least-request: three concurrent requests land on three distinct pods */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(decide(&f, &r, &d[i]), 0);
+    ck_assert_int_eq(d[i].http_status, 0);
+    ck_assert(d[i].stream);
+    ck_assert_ptr_nonnull(d[i].handle);
+    seen[i] = d[i].destination;
+    for (int k = 0; k < i; k++) ck_assert_str_ne(seen[k], seen[i]);
+  }
+  sy_snapshot_t *s = sy_datastore_acquire(f.ds);
+  const sy_pool_snap_t *p = sy_snapshot_pool(s, "default", "p");
+  for (size_t i = 0; i < p->n_endpoints; i++) ck_assert_int_eq(atomic_load(&p->endpoints[i].state->in_flight), 1);
+  for (int i = 0; i < 3; i++) sy_director_ops.finish(f.dir, d[i].handle, 200, NULL);
+  for (size_t i = 0; i < p->n_endpoints; i++) ck_assert_int_eq(atomic_load(&p->endpoints[i].state->in_flight), 0);
+  sy_snapshot_release(s);
+  fix_cleanup(&f);
+}
+END_TEST
+
+START_TEST(test_bad_request_400) {
+  fix_t f;
+  fix_init(&f, WORLD, SY_SCHED_PICKER_LEAST_REQUEST);
+  sy_extproc_request_t r = request(&f, "{\"prompt\":\"x\"}");
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 400);
+  ck_assert_str_eq(d.error_kind, "BadRequest");
+  ck_assert_str_eq(d.error_msg, "model not found in request body");
+  ck_assert_ptr_null(d.handle);
+  r = request(&f, "not json");
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 400);
+  fix_cleanup(&f);
+}
+END_TEST
+
+START_TEST(test_no_endpoints_503_and_get_500) {
+  fix_t f;
+  fix_init(&f, NULL, SY_SCHED_PICKER_LEAST_REQUEST);
+  sy_extproc_request_t r = request(&f, BODY);
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 503);
+  ck_assert_str_eq(d.error_kind, "ServiceUnavailable");
+  ck_assert_str_eq(d.error_msg, "failed to find endpoint candidates for serving the request");
+  r = request(&f, NULL);
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 500);
+  ck_assert_str_eq(d.error_msg, "no pods available in datastore");
+  fix_cleanup(&f);
+}
+END_TEST
+
+START_TEST(test_subset_hint) {
+  fix_t f;
+  fix_init(&f, WORLD, SY_SCHED_PICKER_RANDOM);
+  sy_extproc_request_t r = request(&f, BODY);
+  const char *only[] = {"10.0.0.2:8000"};
+  r.subset_present = true;
+  r.subset = only;
+  r.n_subset = 1;
+  sy_extproc_decision_t d;
+  for (int i = 0; i < 20; i++) {
+    ck_assert_int_eq(decide(&f, &r, &d), 0);
+    ck_assert_str_eq(d.destination, "10.0.0.2:8000");
+    sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  }
+  const char *bare[] = {"10.0.0.3"}; /* bare IP: any port */
+  r.subset = bare;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_str_eq(d.destination, "10.0.0.3:8000");
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  const char *none[] = {"10.9.9.9:8000"};
+  r.subset = none;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 503);
+  r.n_subset = 0; /* present but empty → no candidates */
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 503);
+  /* header-only requests ignore the subset, as upstream */
+  r = request(&f, NULL);
+  r.subset_present = true;
+  r.subset = none;
+  r.n_subset = 1;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  ck_assert_ptr_null(d.handle);
+  fix_cleanup(&f);
+}
+END_TEST
+
+START_TEST(test_model_rewrite) {
+  fix_t f;
+  fix_init(&f, WORLD, SY_SCHED_PICKER_RANDOM);
+  sy_extproc_request_t r = request(&f, "{\"model\":\"alias\",\"prompt\":\"hi\"}");
+  r.model_rewrite = "real-model";
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  ck_assert_ptr_nonnull(strstr(d.body, "\"model\":\"real-model\""));
+  ck_assert_ptr_nonnull(strstr(d.body, "\"prompt\":\"hi\""));
+  ck_assert_uint_eq(d.body_len, strlen(d.body));
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  fix_cleanup(&f);
+}
+END_TEST
+
+START_TEST(test_picker_random_spreads) {
+  fix_t f;
+  fix_init(&f, WORLD, SY_SCHED_PICKER_RANDOM);
+  sy_extproc_request_t r = request(&f, BODY);
+  int counts[3] = {0};
+  for (int i = 0; i < 3000; i++) {
+    sy_extproc_decision_t d;
+    ck_assert_int_eq(decide(&f, &r, &d), 0);
+    counts[d.destination[7] - '1']++;
+    sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+    if (i % 256 == 0) sy_arena_reset(&f.arena);
+  }
+  for (int i = 0; i < 3; i++) ck_assert_int_gt(counts[i], 800);
+  fix_cleanup(&f);
+}
+END_TEST
+
+START_TEST(test_picker_parse) {
+  sy_sched_picker_t p;
+  ck_assert_int_eq(sy_sched_picker_parse("random", &p), 0);
+  ck_assert_int_eq(p, SY_SCHED_PICKER_RANDOM);
+  ck_assert_int_eq(sy_sched_picker_parse("least-request", &p), 0);
+  ck_assert_int_eq(sy_sched_picker_parse("bogus", &p), SY_EINVAL);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("director");
+  TCase *tc = tcase_create("decide");
+  tcase_add_test(tc, test_routes_and_accounts);
+  tcase_add_test(tc, test_bad_request_400);
+  tcase_add_test(tc, test_no_endpoints_503_and_get_500);
+  tcase_add_test(tc, test_subset_hint);
+  tcase_add_test(tc, test_model_rewrite);
+  tcase_add_test(tc, test_picker_random_spreads);
+  tcase_add_test(tc, test_picker_parse);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return sy_test_run(suite()); }
