@@ -50,6 +50,7 @@ struct sy_extproc_stream {
   bool decided; /* director returned a handle that finish() must release */
   void *handle;
   int response_status;
+  bool resp_headers_seen;
   bool response_sse;
   bool response_stream;
   sy_buf_t resp_body; /* bounded copy of a non-streamed response for usage */
@@ -538,7 +539,8 @@ static void handle(sy_extproc_stream_t *s, const pb_req_t *m) {
       if (s->phase != PHASE_DONE) send_trailers_response(s, true);
       break;
     case PB_REQ(RESPONSE_HEADERS):
-      if (s->phase != PHASE_ROUTED || !m->response_headers) break;
+      if (s->phase != PHASE_ROUTED || !m->response_headers || s->resp_headers_seen) break; /* duplicates ignored */
+      s->resp_headers_seen = true;
       on_response_headers(s, m->response_headers);
       break;
     case PB_REQ(RESPONSE_BODY):
