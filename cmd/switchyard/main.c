@@ -17,7 +17,7 @@
 #include "director.h"
 #include "extproc.h"
 #include "flags.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "source.h"
 
 #define SY_VERSION "0.1.0"

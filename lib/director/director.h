@@ -14,7 +14,7 @@
 
 #include "datastore.h"
 #include "extproc.h"
-#include "sched.h"
+#include "scheduler.h"
 
 typedef struct sy_director_config {
   const char *pool_name;      /* copied */

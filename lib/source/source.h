@@ -92,21 +92,37 @@ typedef struct sy_source_error {
   char msg[512];
 } sy_source_error_t;
 
+/* Formats `err` as "file:line:column: msg" ("file: msg" when line is 0)
+ * into buf (NUL-terminated when n > 0). Returns what snprintf returns. */
+int sy_source_error_format(const sy_source_error_t *err, char *buf, size_t n);
+
 /* Loads `path`: a YAML file holding one or more documents ("---"), or a
- * directory whose *.yaml / *.yml files are loaded in name order (not
- * recursive). Documents of kind InferencePool (inference.networking.k8s.io/v1)
- * and Pod (v1) are decoded; other kinds are skipped; an empty document is
- * skipped. Any syntax error, a recognised object with a missing or invalid
- * field, or a duplicate namespace/name of one kind fails the whole load.
+ * directory whose *.yaml / *.yml / *.json files are loaded in name order (not
+ * recursive; hidden files and subdirectories skipped; symlinks followed).
+ * JSON is YAML, so .json files hold one object (or several "---"-separated
+ * YAML documents). Documents of kind InferencePool
+ * (inference.networking.k8s.io/v1) and Pod (v1) are decoded, also inside a
+ * v1 List's items; other kinds are skipped; an empty document is skipped. Any
+ * syntax error, a recognised object with a missing or invalid field, or a
+ * duplicate namespace/name of one kind fails the whole load. Objects keep
+ * load order. Limits per file: 16 MiB, 64 nesting levels, 1,000,000 nodes.
  *
- * Returns 0 and a new set in *out (caller frees), or a negative SY_E* code
- * with `err` filled (file:line:column and a message that names the field).
+ * Returns 0 and a new set in *out (caller frees), or with *out NULL and `err`
+ * (may be NULL) filled (file:line:column and a message that names the
+ * object and field): SY_EPARSE (YAML syntax), SY_EINVAL (invalid or
+ * duplicate object), SY_ETOOBIG (a limit), -errno (I/O), -ENOMEM.
  * Blocking file I/O: call from a background thread or at start-up. */
 int sy_manifests_load(const char *path, sy_objset_t **out, sy_source_error_t *err);
 
+/* Like sy_manifests_load for one in-memory document stream of `len` bytes
+ * (need not be NUL-terminated); `name` stands for the file name in errors
+ * and origins. No I/O; thread-safe. */
+int sy_manifests_load_buffer(const char *name, const char *data, size_t len, sy_objset_t **out,
+                             sy_source_error_t *err);
+
 /* Watches `path` (file or directory) and re-loads it when anything changes
  * (mtime/size/inode of any file, files added or removed), polled every
- * `poll_ms` on its own thread. Each successful load calls `on_load` with a
+ * `poll_ms` (0 = 1000) on its own thread. Each successful load calls `on_load` with a
  * new set (ownership passes to the callee). A failed load calls `on_error`
  * (may be NULL) and keeps the previous state: nothing is published until the
  * files are valid again. The first load happens synchronously inside
@@ -116,10 +132,16 @@ typedef struct sy_manifests_watch sy_manifests_watch_t;
 typedef void (*sy_manifests_on_load_fn)(void *ctx, sy_objset_t *set);
 typedef void (*sy_manifests_on_error_fn)(void *ctx, const sy_source_error_t *err);
 
+/* A set equal in bytes to the last published one is not published again
+ * (e.g. after `touch`), except right after a failed load.
+ * Returns 0 and *out, or the first load's error (see sy_manifests_load), or
+ * a negative code when the thread cannot be started. */
 int sy_manifests_watch_start(sy_manifests_watch_t **out, const char *path, unsigned poll_ms,
                              sy_manifests_on_load_fn on_load, sy_manifests_on_error_fn on_error,
                              void *ctx, sy_source_error_t *err);
-/* Stops the thread and frees the watcher. Accepts NULL. */
+/* Stops the thread (promptly: it waits on a condition variable, not a
+ * sleep), waits for a running callback to return, and frees the watcher.
+ * Accepts NULL. Must not be called from inside a callback. */
 void sy_manifests_watch_stop(sy_manifests_watch_t *w);
 
 #endif /* SY_SOURCE_H */

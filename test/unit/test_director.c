@@ -6,7 +6,7 @@
 
 #include "controller.h"
 #include "director.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "test_support.h"
 
 static const char *WORLD =

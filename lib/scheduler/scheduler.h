@@ -1,5 +1,5 @@
 /*
- * sched — endpoint selection. Pure functions over a request description and
+ * scheduler (sy_sched_*) — endpoint selection. Pure functions over a request description and
  * a candidate list taken from an immutable snapshot: no I/O, no locks, no
  * clock reads, so a decision is safe on any ext_proc worker thread.
  *
@@ -7,8 +7,8 @@
  * plugin pipeline (profiles, filters, weighted scorers, pickers from an
  * EndpointPickerConfig) will grow behind this same sy_sched_schedule() call.
  */
-#ifndef SY_SCHED_H
-#define SY_SCHED_H
+#ifndef SY_SCHEDULER_H
+#define SY_SCHEDULER_H
 
 #include <stddef.h>
 
@@ -53,4 +53,4 @@ int sy_sched_picker_parse(const char *name, sy_sched_picker_t *out);
 int sy_sched_schedule(const sy_sched_t *s, const sy_sched_request_t *req, const sy_endpoint_t *const *cands,
                       size_t n, sy_sched_result_t *out);
 
-#endif /* SY_SCHED_H */
+#endif /* SY_SCHEDULER_H */
