@@ -37,7 +37,12 @@ typedef struct sy_openai_request {
    * array of strings is joined with no separator); chat → the compact JSON of
    * "messages"; responses → "input" (string, or compact JSON when not a
    * string); embeddings → "input" likewise; conversations → compact JSON of
-   * "items". */
+   * "items". "Compact JSON" is the member's own text from the body with the
+   * whitespace removed (escapes and number spellings kept as sent; not a
+   * re-serialisation). Completions token ids (an array of integers, or of
+   * arrays of integers) are accepted too, as compact JSON. Always
+   * NUL-terminated, but prompt_len is authoritative (a string may hold a
+   * raw NUL byte). */
   char *prompt;
   size_t prompt_len;
   char *cache_salt; /* "cache_salt" when present, else NULL */
@@ -59,7 +64,11 @@ int sy_openai_parse_request(sy_arena_t *arena, sy_openai_api_t api, const char *
 
 /* Returns in *out a copy of `body` whose top-level "model" is `model`
  * (re-serialised compactly), allocated from `arena`. SY_EPARSE if the body is
- * not a JSON object. */
+ * not a JSON object. The first "model" member keeps its place (later
+ * duplicates are dropped; one is appended when absent); every other member is
+ * copied as written, minus whitespace. *out is NUL-terminated, *out_len is
+ * authoritative. SY_EINVAL for a NULL model, -ENOMEM when the arena is
+ * exhausted. */
 int sy_openai_rewrite_model(sy_arena_t *arena, const char *body, size_t len, const char *model,
                             char **out, size_t *out_len);
 
@@ -68,7 +77,9 @@ typedef struct sy_openai_usage {
   long prompt_tokens;     /* or input_tokens (Responses API) */
   long completion_tokens; /* or output_tokens */
   long total_tokens;
-  long cached_tokens;     /* usage.prompt_token_details.cached_tokens */
+  long cached_tokens;     /* usage.prompt_token_details.cached_tokens, else
+                           * prompt_tokens_details (OpenAI/vLLM spelling), else
+                           * input_tokens_details (Responses API) */
 } sy_openai_usage_t;
 
 /* Reads "usage" from a complete JSON response body. Returns 0 (usage.found
@@ -88,6 +99,10 @@ typedef struct sy_openai_sse {
 
 void sy_openai_sse_init(sy_openai_sse_t *s, size_t max_line);
 void sy_openai_sse_feed(sy_openai_sse_t *s, const char *data, size_t len);
+/* End of stream: examines a last line that had no terminating newline (a
+ * stream cut short). Optional; sy_openai_sse_feed alone only looks at
+ * complete lines. */
+void sy_openai_sse_finish(sy_openai_sse_t *s);
 void sy_openai_sse_cleanup(sy_openai_sse_t *s);
 
 #endif /* SY_OPENAI_H */
