@@ -47,10 +47,21 @@ static void fail(sy_extproc_decision_t *out, int status, const char *kind, const
   out->error_msg = msg;
 }
 
-/* Does subset entry `want` ("ip:port", "[v6]:port" or a bare IP) name e? */
+/* Does subset entry `want` name endpoint e? As the full upstream EPP does,
+ * only the IP counts: "ip:port" (or "[v6]:port") matches every target port
+ * of that pod, and a bare IP is accepted too. */
 static bool subset_match(const char *want, const sy_endpoint_t *e) {
-  if (!strcmp(want, e->address)) return true;
-  return !strcmp(want, e->ip); /* a bare IP means any port of that pod */
+  size_t len = strlen(want);
+  const char *colon = strrchr(want, ':');
+  if (want[0] == '[') { /* [v6]:port or [v6] */
+    const char *close = strchr(want, ']');
+    if (!close) return false;
+    want++;
+    len = (size_t)(close - want);
+  } else if (colon && strchr(want, ':') == colon) { /* v4:port */
+    len = (size_t)(colon - want);
+  } /* else: a bare IPv4 or an unbracketed IPv6 address */
+  return strlen(e->ip) == len && memcmp(want, e->ip, len) == 0;
 }
 
 static const char *join_destination(sy_arena_t *a, const sy_sched_result_t *r) {

@@ -31,6 +31,10 @@
 #define SY_HDR_OBJECTIVE "x-gateway-inference-objective"
 #define SY_HDR_MODEL_REWRITE "x-gateway-model-name-rewrite"
 #define SY_HDR_REQUEST_ID "x-request-id"
+/* llm-d-router's names for the control headers (read first). */
+#define SY_HDR_LLMD_FAIRNESS "x-llm-d-inference-fairness-id"
+#define SY_HDR_LLMD_OBJECTIVE "x-llm-d-inference-objective"
+#define SY_HDR_LLMD_MODEL_REWRITE "x-llm-d-model-name-rewrite"
 #define SY_HDR_WENT_INTO_RESP "x-went-into-resp-headers"
 #define SY_MD_NS_LB "envoy.lb"
 #define SY_MD_NS_SUBSET "envoy.lb.subset_hint"

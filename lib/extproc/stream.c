@@ -45,6 +45,12 @@ struct sy_extproc_stream {
 
   sy_extproc_request_t req;
   bool request_id_generated;
+  /* Incoming request headers that are re-set in the header response, as
+   * upstream does (everything but the system-owned control headers). */
+  const char **hdr_keys;
+  const char **hdr_vals;
+  size_t *hdr_lens;
+  size_t n_hdrs;
   sy_buf_t body;
 
   bool decided; /* director returned a handle that finish() must release */
@@ -190,8 +196,12 @@ static void send_immediate(sy_extproc_stream_t *s, int code, const char *kind, c
  * (unless header-only) as streamed mutations. `body_eos` is false when the
  * request ended with trailers rather than an end-of-stream body chunk. */
 static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, bool body_eos) {
-  pb_hvo_t *set[4];
+  pb_hvo_t **set = sy_arena_alloc(&s->scratch, sizeof(*set) * (3 + s->n_hdrs));
   size_t nset = 0;
+  if (!set) {
+    send_immediate(s, 500, "Internal", "out of memory");
+    return;
+  }
   char clen[32];
   set[nset++] = make_header(s, SY_HDR_DESTINATION, d->destination, strlen(d->destination));
   if (!s->req.headers_only) {
@@ -199,6 +209,7 @@ static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, 
     set[nset++] = make_header(s, "content-length", clen, (size_t)n);
   }
   if (s->request_id_generated) set[nset++] = make_header(s, SY_HDR_REQUEST_ID, s->req.request_id, strlen(s->req.request_id));
+  for (size_t i = 0; i < s->n_hdrs; i++) set[nset++] = make_header(s, s->hdr_keys[i], s->hdr_vals[i], s->hdr_lens[i]);
   pb_struct_t *md = make_metadata(s, SY_MD_NS_LB, SY_HDR_DESTINATION, d->destination);
   for (size_t i = 0; i < nset; i++) {
     if (!set[i]) md = NULL;
@@ -307,35 +318,79 @@ static void header_value(const pb_hv_t *h, const char **v, size_t *n) {
 
 static const char *dup_val(sy_extproc_stream_t *s, const char *v, size_t n) { return sy_arena_strndup(&s->arena, v, n); }
 
+/* Headers upstream never re-sets in its header response. */
+static bool system_owned(const char *k) {
+  static const char *const owned[] = {"content-length",
+                                      SY_HDR_DESTINATION,
+                                      SY_HDR_DESTINATION_SERVED,
+                                      SY_HDR_SUBSET,
+                                      SY_HDR_FAIRNESS,
+                                      SY_HDR_OBJECTIVE,
+                                      SY_HDR_MODEL_REWRITE,
+                                      SY_HDR_LLMD_FAIRNESS,
+                                      SY_HDR_LLMD_OBJECTIVE,
+                                      SY_HDR_LLMD_MODEL_REWRITE};
+  for (size_t i = 0; i < SY_ARRAY_LEN(owned); i++) {
+    if (!strcmp(k, owned[i])) return true;
+  }
+  return false;
+}
+
 static void record_request_headers(sy_extproc_stream_t *s, const pb_headers_t *h) {
   if (!h->headers) return;
   const char *orig_path = NULL, *fwd_path = NULL;
-  for (size_t i = 0; i < h->headers->n_headers; i++) {
+  /* llm-d-router's x-llm-d-* names win over the x-gateway-* aliases. */
+  const char *rewrite_new = NULL, *objective_new = NULL, *fairness_new = NULL;
+  size_t n = h->headers->n_headers;
+  s->hdr_keys = sy_arena_alloc(&s->arena, sizeof(char *) * (n ? n : 1));
+  s->hdr_vals = sy_arena_alloc(&s->arena, sizeof(char *) * (n ? n : 1));
+  s->hdr_lens = sy_arena_alloc(&s->arena, sizeof(size_t) * (n ? n : 1));
+  if (!s->hdr_keys || !s->hdr_vals || !s->hdr_lens) return;
+  for (size_t i = 0; i < n; i++) {
     const pb_hv_t *hv = h->headers->headers[i];
     if (!hv || !hv->key) continue;
     const char *k = hv->key, *v;
-    size_t n;
-    header_value(hv, &v, &n);
+    size_t vlen;
+    header_value(hv, &v, &vlen);
+    const char *dv = dup_val(s, v, vlen);
+    if (!dv) return;
+    if (!system_owned(k)) {
+      const char *dk = sy_arena_strndup(&s->arena, k, strlen(k));
+      if (!dk) return;
+      s->hdr_keys[s->n_hdrs] = dk;
+      s->hdr_vals[s->n_hdrs] = dv;
+      s->hdr_lens[s->n_hdrs] = vlen;
+      s->n_hdrs++;
+    }
     /* Envoy sends lower-case keys; the control headers are matched exactly
      * as upstream does, x-request-id case-insensitively. */
     if (!strcmp(k, ":path")) {
-      s->req.path = dup_val(s, v, n);
+      s->req.path = dv;
     } else if (!strcmp(k, ":method")) {
-      s->req.method = dup_val(s, v, n);
+      s->req.method = dv;
     } else if (!strcmp(k, "x-original-path")) {
-      orig_path = dup_val(s, v, n);
+      orig_path = dv;
     } else if (!strcmp(k, "x-forwarded-path")) {
-      fwd_path = dup_val(s, v, n);
+      fwd_path = dv;
     } else if (!strcmp(k, SY_HDR_MODEL_REWRITE)) {
-      s->req.model_rewrite = n ? dup_val(s, v, n) : NULL;
+      s->req.model_rewrite = vlen ? dv : NULL;
+    } else if (!strcmp(k, SY_HDR_LLMD_MODEL_REWRITE)) {
+      rewrite_new = vlen ? dv : NULL;
     } else if (!strcmp(k, SY_HDR_OBJECTIVE)) {
-      s->req.objective = n ? dup_val(s, v, n) : NULL;
+      s->req.objective = vlen ? dv : NULL;
+    } else if (!strcmp(k, SY_HDR_LLMD_OBJECTIVE)) {
+      objective_new = vlen ? dv : NULL;
     } else if (!strcmp(k, SY_HDR_FAIRNESS)) {
-      if (n) s->req.fairness_id = dup_val(s, v, n);
+      if (vlen) s->req.fairness_id = dv;
+    } else if (!strcmp(k, SY_HDR_LLMD_FAIRNESS)) {
+      fairness_new = vlen ? dv : NULL;
     } else if (sy_str_ieq(k, strlen(k), SY_HDR_REQUEST_ID)) {
-      if (n) s->req.request_id = dup_val(s, v, n);
+      if (vlen) s->req.request_id = dv;
     }
   }
+  if (rewrite_new) s->req.model_rewrite = rewrite_new;
+  if (objective_new) s->req.objective = objective_new;
+  if (fairness_new) s->req.fairness_id = fairness_new;
   if ((!s->req.path || !s->req.path[0]) && orig_path) s->req.path = orig_path;
   if ((!s->req.path || !s->req.path[0]) && fwd_path) s->req.path = fwd_path;
   if (!s->req.path) s->req.path = "";

@@ -147,7 +147,12 @@ START_TEST(test_subset_hint) {
     ck_assert_str_eq(d.destination, "10.0.0.2:8000");
     sy_director_ops.finish(f.dir, d.handle, 200, NULL);
   }
-  const char *bare[] = {"10.0.0.3"}; /* bare IP: any port */
+  const char *other_port[] = {"10.0.0.1:9999"}; /* IP-only match, as upstream */
+  r.subset = other_port;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_str_eq(d.destination, "10.0.0.1:8000");
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  const char *bare[] = {"10.0.0.3"}; /* bare IP */
   r.subset = bare;
   ck_assert_int_eq(decide(&f, &r, &d), 0);
   ck_assert_str_eq(d.destination, "10.0.0.3:8000");

@@ -193,7 +193,9 @@ START_TEST(test_full_duplex_order) {
   char want_len[32];
   snprintf(want_len, sizeof(want_len), "%zu", strlen(BODY));
   ck_assert_str_eq(set_header(h, "content-length", buf, sizeof(buf)), want_len);
-  ck_assert_ptr_null(set_header(h, "x-request-id", buf, sizeof(buf))); /* not generated */
+  /* incoming headers are re-set with their own values (not a new id) */
+  ck_assert_str_eq(set_header(h, "x-request-id", buf, sizeof(buf)), "req-1");
+  ck_assert_str_eq(set_header(h, "content-type", buf, sizeof(buf)), "application/json");
   ck_assert_ptr_nonnull(h->dynamic_metadata);
   ck_assert_int_eq(h->dynamic_metadata->n_fields, 1);
   ck_assert_str_eq(h->dynamic_metadata->fields[0]->key, "envoy.lb");
@@ -262,12 +264,18 @@ START_TEST(test_rewritten_body_length) {
   fake_dir_t f = {.new_body = "{\"model\":\"other\",\"prompt\":\"hello\"}"};
   sink_t sk = {0};
   sy_extproc_stream_t *st = sy_extproc_stream_new(&CFG, &FAKE_OPS, &f, sink_emit, &sk);
-  send_headers(st, false, POST_HDRS, 4, false);
+  const hdr_t hdrs[] = {{":path", "/v1/completions"}, {"x-gateway-model-name-rewrite", "old"},
+                        {"x-llm-d-model-name-rewrite", "other"}, {"content-length", "31"}};
+  send_headers(st, false, hdrs, 4, false);
   send_body(st, false, BODY, strlen(BODY), true);
   char buf[64], want[32];
   snprintf(want, sizeof(want), "%zu", strlen(f.new_body));
   ck_assert_str_eq(set_header(sk.out[0], "content-length", buf, sizeof(buf)), want);
   ck_assert_int_eq(streamed(sk.out[1])->body.len, strlen(f.new_body));
+  /* llm-d's header name wins; control headers are never re-set */
+  ck_assert_str_eq(f.last.model_rewrite, "other");
+  ck_assert_ptr_null(set_header(sk.out[0], "x-gateway-model-name-rewrite", buf, sizeof(buf)));
+  ck_assert_ptr_null(set_header(sk.out[0], "x-llm-d-model-name-rewrite", buf, sizeof(buf)));
   sy_extproc_stream_free(st);
   sink_clear(&sk);
 }
