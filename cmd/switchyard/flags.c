@@ -1,9 +1,44 @@
 #include "flags.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
+
+/* Parses a Go-style duration into milliseconds: a sequence of
+ * <number><unit> with units ns, us, ms, s, m, h ("1m30s", "1.5s"). */
+static int parse_duration_ms(const char *v, long *out) {
+  double total = 0;
+  const char *p = v;
+  if (!*p) return SY_EINVAL;
+  while (*p) {
+    char *end;
+    double n = strtod(p, &end);
+    if (end == p) return SY_EINVAL;
+    p = end;
+    double scale;
+    if (!strncmp(p, "ns", 2)) {
+      scale = 1e-6, p += 2;
+    } else if (!strncmp(p, "us", 2)) {
+      scale = 1e-3, p += 2;
+    } else if (!strncmp(p, "ms", 2)) {
+      scale = 1, p += 2;
+    } else if (*p == 's') {
+      scale = 1e3, p += 1;
+    } else if (*p == 'm') {
+      scale = 60e3, p += 1;
+    } else if (*p == 'h') {
+      scale = 3600e3, p += 1;
+    } else {
+      return SY_EINVAL;
+    }
+    total += n * scale;
+  }
+  if (total < 0 || total > 1e12) return SY_EINVAL;
+  *out = (long)(total + 0.5);
+  return 0;
+}
 
 static int set_value(const sy_flag_t *f, void *opts, const char *v, char *err, size_t errlen) {
   char *p = (char *)opts + f->offset;
@@ -20,6 +55,12 @@ static int set_value(const sy_flag_t *f, void *opts, const char *v, char *err, s
       *(long *)p = n;
       return 0;
     }
+    case SY_FLAG_DURATION:
+      if (parse_duration_ms(v, (long *)p) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for flag --%s: not a duration (e.g. 50ms, 2s)", v, f->name);
+        return SY_EINVAL;
+      }
+      return 0;
     case SY_FLAG_BOOL:
       if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "t") || !strcmp(v, "TRUE") || !strcmp(v, "True")) {
         *(bool *)p = true;
@@ -74,7 +115,10 @@ int sy_flags_parse(const sy_flag_t *flags, size_t n, void *opts, int argc, char 
 
 void sy_flags_usage(const sy_flag_t *flags, size_t n, FILE *out) {
   for (size_t i = 0; i < n; i++) {
-    const char *t = flags[i].type == SY_FLAG_INT ? " int" : flags[i].type == SY_FLAG_STR ? " string" : "";
+    const char *t = flags[i].type == SY_FLAG_INT        ? " int"
+                    : flags[i].type == SY_FLAG_STR      ? " string"
+                    : flags[i].type == SY_FLAG_DURATION ? " duration"
+                                                        : "";
     fprintf(out, "  --%s%s\n        %s", flags[i].name, t, flags[i].help);
     if (flags[i].def && flags[i].def[0]) fprintf(out, " (default %s)", flags[i].def);
     fputc('\n', out);

@@ -7,12 +7,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
-typedef enum sy_flag_type { SY_FLAG_STR, SY_FLAG_INT, SY_FLAG_BOOL } sy_flag_type_t;
+/* SY_FLAG_DURATION: a Go duration ("50ms", "2s", "1m", "1.5s") stored as
+ * long milliseconds. */
+typedef enum sy_flag_type { SY_FLAG_STR, SY_FLAG_INT, SY_FLAG_BOOL, SY_FLAG_DURATION } sy_flag_type_t;
 
 typedef struct sy_flag {
   const char *name;
   sy_flag_type_t type;
-  size_t offset; /* into the options struct: const char *, long or bool */
+  size_t offset; /* into the options struct: const char *, long (int, duration) or bool */
   const char *def;
   const char *help;
 } sy_flag_t;

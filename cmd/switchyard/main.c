@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "controller.h"
+#include "datalayer.h"
 #include "core.h"
 #include "datastore.h"
 #include "director.h"
@@ -23,9 +24,10 @@
 #define SY_VERSION "0.1.0"
 
 typedef struct options {
-  long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body;
+  long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body, refresh_ms;
   bool secure, health_checking, disable_subset, help, version;
   const char *cert_path, *pool_name, *pool_namespace, *pool_group, *manifests, *picker, *log_format, *listen;
+  const char *config_file, *config_text;
 } options_t;
 
 static const sy_flag_t FLAGS[] = {
@@ -44,6 +46,8 @@ static const sy_flag_t FLAGS[] = {
     {"manifests", SY_FLAG_STR, offsetof(options_t, manifests), "",
      "YAML file or directory of Kubernetes objects (InferencePool, Pods) to serve from"},
     {"manifests-poll-ms", SY_FLAG_INT, offsetof(options_t, poll_ms), "250", "how often to check manifests for changes"},
+    {"refresh-metrics-interval", SY_FLAG_DURATION, offsetof(options_t, refresh_ms), "50ms",
+     "how often each model server's /metrics is scraped"},
     {"disable-endpoint-subset-filter", SY_FLAG_BOOL, offsetof(options_t, disable_subset), "false",
      "ignore the envoy.lb.subset_hint metadata"},
     {"grpc-workers", SY_FLAG_INT, offsetof(options_t, workers), "2", "ext_proc worker threads"},
@@ -51,7 +55,11 @@ static const sy_flag_t FLAGS[] = {
      "largest request body buffered for a decision (413 above)"},
     {"drain-seconds", SY_FLAG_INT, offsetof(options_t, drain_s), "5",
      "on SIGTERM, how long open streams may finish before they are cancelled"},
-    {"picker", SY_FLAG_STR, offsetof(options_t, picker), "least-request", "least-request | random"},
+    {"config-file", SY_FLAG_STR, offsetof(options_t, config_file), "",
+     "EndpointPickerConfig YAML file (default: the built-in default profile)"},
+    {"config-text", SY_FLAG_STR, offsetof(options_t, config_text), "", "EndpointPickerConfig YAML text"},
+    {"picker", SY_FLAG_STR, offsetof(options_t, picker), "",
+     "shorthand config instead of --config-*: least-request | random"},
     {"v", SY_FLAG_INT, offsetof(options_t, verbosity), "2", "log verbosity (0 error .. 5 trace)"},
     {"log-format", SY_FLAG_STR, offsetof(options_t, log_format), "kv", "kv | json"},
     {"help", SY_FLAG_BOOL, offsetof(options_t, help), "false", "show this help"},
@@ -61,7 +69,48 @@ static const sy_flag_t FLAGS[] = {
 typedef struct app {
   sy_datastore_t *ds;
   sy_controller_t *ctrl;
+  sy_datalayer_t *dl;
 } app_t;
+
+static void on_publish(void *ctx, const sy_snapshot_t *snap) {
+  app_t *app = ctx;
+  sy_datalayer_on_snapshot(app->dl, snap);
+}
+
+/* Starts scraping as the config's data layer says (engineConfigs from
+ * core-metrics-extractor, scheme/path from metrics-data-source). */
+static int start_datalayer(app_t *app, const sy_sched_t *sched, long refresh_ms) {
+  const sy_sched_datalayer_t *cfg = sy_sched_datalayer(sched);
+  if (!cfg->enabled) {
+    SY_LOG(SY_LOG_INFO, "model server scraping disabled (dataLayer.sources is empty)", NULL);
+    return 0;
+  }
+  sy_scrape_engines_t *eng = NULL;
+  char err[256];
+  int rc = sy_scrape_engines_new(&eng);
+  for (size_t i = 0; !rc && i < cfg->n_engines; i++) {
+    const sy_sched_engine_config_t *ec = &cfg->engines[i];
+    sy_scrape_engine_config_t sc = {.name = ec->name};
+    sc.spec[SY_SCRAPE_QUEUED] = ec->queued;
+    sc.spec[SY_SCRAPE_RUNNING] = ec->running;
+    sc.spec[SY_SCRAPE_KV_USAGE] = ec->kv_usage;
+    sc.spec[SY_SCRAPE_LORA] = ec->lora;
+    sc.spec[SY_SCRAPE_CACHE_INFO] = ec->cache_info;
+    sc.spec[SY_SCRAPE_CACHE_BLOCK_SIZE] = ec->cache_block_size;
+    sc.spec[SY_SCRAPE_CACHE_NUM_BLOCKS] = ec->cache_num_blocks;
+    rc = sy_scrape_engines_set(eng, &sc, err, sizeof(err));
+    if (rc) fprintf(stderr, "switchyard: engineConfigs %s: %s\n", ec->name, err);
+  }
+  if (!rc && cfg->default_engine) rc = sy_scrape_engines_set_default(eng, cfg->default_engine, err, sizeof(err));
+  if (!rc && cfg->engine_label_key) rc = sy_scrape_engines_set_label_key(eng, cfg->engine_label_key);
+  if (!rc) {
+    sy_datalayer_config_t dc = {.scheme = cfg->scheme, .path = cfg->path, .interval_ms = (uint32_t)refresh_ms, .engines = eng};
+    rc = sy_datalayer_start(&app->dl, &dc);
+    if (rc) fprintf(stderr, "switchyard: cannot start metrics scraping: %s\n", sy_strerror(rc));
+  }
+  sy_scrape_engines_free(eng);
+  return rc;
+}
 
 static void on_manifests(void *ctx, sy_objset_t *set) {
   app_t *app = ctx;
@@ -73,6 +122,71 @@ static void on_manifests_error(void *ctx, const sy_source_error_t *err) {
   char where[600];
   snprintf(where, sizeof(where), "%s:%d:%d", err->file, err->line, err->column);
   SY_LOG(SY_LOG_ERROR, "invalid manifests; keeping the previous state", "at", where, "error", err->msg, NULL);
+}
+
+static const char PICKER_RANDOM[] =
+    "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n"
+    "plugins: [{type: random-picker}]\n";
+static const char PICKER_LEAST_REQUEST[] =
+    "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n"
+    "plugins: [{type: active-request-scorer}, {type: max-score-picker}]\n";
+
+/* Builds the scheduler from --config-file / --config-text / --picker, or the
+ * built-in default. Errors name file:line:column. */
+static int load_scheduler(const options_t *o, sy_sched_t **out) {
+  const char *origin = NULL, *text = NULL;
+  char *file_text = NULL;
+  size_t len = 0;
+  if (o->config_file[0]) {
+    FILE *f = fopen(o->config_file, "rb");
+    if (!f) {
+      fprintf(stderr, "switchyard: --config-file %s: %s\n", o->config_file, strerror(errno));
+      return -1;
+    }
+    sy_buf_t b;
+    sy_buf_init(&b, 4u << 20);
+    char tmp[8192];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0) rc = sy_buf_append(&b, tmp, n);
+    fclose(f);
+    if (rc) {
+      fprintf(stderr, "switchyard: --config-file %s: %s\n", o->config_file, sy_strerror(rc));
+      sy_buf_cleanup(&b);
+      return -1;
+    }
+    file_text = b.data ? b.data : sy_strdup("");
+    origin = o->config_file;
+    text = file_text;
+    len = b.len;
+  } else if (o->config_text[0]) {
+    origin = "--config-text";
+    text = o->config_text;
+    len = strlen(text);
+  } else if (o->picker[0]) {
+    origin = "--picker";
+    if (!strcmp(o->picker, "random")) {
+      text = PICKER_RANDOM;
+    } else if (!strcmp(o->picker, "least-request")) {
+      text = PICKER_LEAST_REQUEST;
+    } else {
+      fprintf(stderr, "switchyard: --picker must be least-request or random\n");
+      return -1;
+    }
+    len = strlen(text);
+  }
+  sy_sched_error_t err;
+  int rc = sy_sched_new_from_config(out, origin, text, len, &err);
+  sy_free(file_text);
+  if (rc) {
+    if (err.line > 0) {
+      fprintf(stderr, "switchyard: %s:%d:%d: %s\n", err.file, err.line, err.column, err.msg);
+    } else {
+      fprintf(stderr, "switchyard: %s: %s\n", err.file, err.msg);
+    }
+    return -1;
+  }
+  return 0;
 }
 
 static bool is_ready(void *ctx, bool liveness) {
@@ -121,13 +235,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "switchyard: --manifests is required (the Kubernetes API source is not built yet)\n");
     return 2;
   }
-  sy_sched_config_t scfg = {.max_endpoints = 1};
-  if (sy_sched_picker_parse(o.picker, &scfg.picker) != 0) {
-    fprintf(stderr, "switchyard: --picker must be least-request or random\n");
+  int n_cfg = (o.config_file[0] != 0) + (o.config_text[0] != 0) + (o.picker[0] != 0);
+  if (n_cfg > 1) {
+    fprintf(stderr, "switchyard: --config-file, --config-text and --picker are mutually exclusive\n");
     return 2;
   }
   if (o.grpc_port < 1 || o.grpc_port > 65535 || o.health_port < 1 || o.health_port > 65535 || o.workers < 1 ||
-      o.workers > 64 || o.max_body < 1 || o.poll_ms < 10 || o.drain_s < 0) {
+      o.workers > 64 || o.max_body < 1 || o.poll_ms < 10 || o.drain_s < 0 || o.refresh_ms < 1 ||
+      o.refresh_ms > 3600000) {
     fprintf(stderr, "switchyard: a numeric flag is out of range (see --help)\n");
     return 2;
   }
@@ -148,8 +263,11 @@ int main(int argc, char **argv) {
   sy_extproc_server_t *srv = NULL;
   int exit_code = 1;
 
-  if (sy_datastore_new(&app.ds) != 0 || sy_sched_new(&sched, &scfg) != 0) goto out;
-  sy_controller_config_t ccfg = {.pool_name = o.pool_name, .pool_namespace = o.pool_namespace};
+  if (load_scheduler(&o, &sched) != 0) goto out;
+  if (sy_datastore_new(&app.ds) != 0) goto out;
+  if (start_datalayer(&app, sched, o.refresh_ms) != 0) goto out;
+  sy_controller_config_t ccfg = {
+      .pool_name = o.pool_name, .pool_namespace = o.pool_namespace, .on_publish = on_publish, .on_publish_ctx = &app};
   if (sy_controller_new(&app.ctrl, app.ds, &ccfg) != 0) goto out;
   sy_director_config_t dcfg = {.pool_name = o.pool_name, .pool_namespace = o.pool_namespace};
   if (sy_director_new(&dir, &dcfg, app.ds, sched) != 0) goto out;
@@ -197,6 +315,7 @@ int main(int argc, char **argv) {
 out:
   sy_extproc_server_stop(srv, (unsigned)o.drain_s * 1000u);
   sy_manifests_watch_stop(watch);
+  sy_datalayer_stop(app.dl);
   sy_director_free(dir);
   sy_controller_free(app.ctrl);
   sy_sched_free(sched);

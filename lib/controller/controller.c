@@ -11,12 +11,16 @@ struct sy_controller {
   char *pool_name;
   char *pool_namespace;
   atomic_bool synced;
+  void (*on_publish)(void *ctx, const sy_snapshot_t *snap);
+  void *on_publish_ctx;
 };
 
 int sy_controller_new(sy_controller_t **out, sy_datastore_t *ds, const sy_controller_config_t *cfg) {
   sy_controller_t *c = sy_calloc(1, sizeof(*c));
   if (!c) return -ENOMEM;
   c->ds = ds;
+  c->on_publish = cfg->on_publish;
+  c->on_publish_ctx = cfg->on_publish_ctx;
   c->pool_name = sy_strdup(cfg->pool_name ? cfg->pool_name : "");
   c->pool_namespace = sy_strdup(cfg->pool_namespace ? cfg->pool_namespace : "default");
   if (!c->pool_name || !c->pool_namespace) {
@@ -93,6 +97,37 @@ static sy_endpoint_state_t *carry_state(const sy_snapshot_t *prev, const sy_pool
   return sy_endpoint_state_new();
 }
 
+static int cmp_objective_ptr(const void *a, const void *b) {
+  return strcmp((*(const sy_objective_t *const *)a)->meta.name, (*(const sy_objective_t *const *)b)->meta.name);
+}
+
+/* The pool's InferenceObjectives (same namespace, poolRef to it), sorted by
+ * name for binary search. */
+static int build_objectives(sy_arena_t *a, sy_pool_snap_t *ps, const sy_pool_t *pool, const sy_objset_t *set) {
+  size_t n = 0;
+  const sy_objective_t **mine = sy_arena_alloc(a, sizeof(*mine) * (set->n_objectives + 1));
+  if (!mine) return -ENOMEM;
+  for (size_t i = 0; i < set->n_objectives; i++) {
+    const sy_objective_t *o = &set->objectives[i];
+    if (!strcmp(o->meta.namespace_name, pool->meta.namespace_name) && !strcmp(o->pool_name, pool->meta.name) &&
+        !strcmp(o->pool_group, "inference.networking.k8s.io"))
+      mine[n++] = o;
+  }
+  qsort(mine, n, sizeof(*mine), cmp_objective_ptr);
+  const char **names = sy_arena_alloc(a, sizeof(char *) * (n + 1));
+  int *prios = sy_arena_alloc(a, sizeof(int) * (n + 1));
+  if (!names || !prios) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    names[i] = sy_arena_strndup(a, mine[i]->meta.name, strlen(mine[i]->meta.name));
+    if (!names[i]) return -ENOMEM;
+    prios[i] = mine[i]->priority;
+  }
+  ps->objective_names = names;
+  ps->objective_priorities = prios;
+  ps->n_objectives = n;
+  return 0;
+}
+
 static int build_pool(sy_snapshot_t *snap, sy_pool_snap_t *ps, const sy_pool_t *pool, const sy_objset_t *set,
                       const sy_snapshot_t *prev) {
   sy_arena_t *a = &snap->arena;
@@ -102,6 +137,7 @@ static int build_pool(sy_snapshot_t *snap, sy_pool_snap_t *ps, const sy_pool_t *
   ps->n_target_ports = pool->n_target_ports;
   ps->app_h2c = pool->app_protocol == SY_APP_PROTOCOL_H2C;
   if (!ps->name || !ps->namespace_name || !ps->target_ports) return -ENOMEM;
+  if (build_objectives(a, ps, pool, set) != 0) return -ENOMEM;
 
   size_t cap = 0;
   for (size_t i = 0; i < set->n_pods; i++) {
@@ -132,6 +168,7 @@ static int build_pool(sy_snapshot_t *snap, sy_pool_snap_t *ps, const sy_pool_t *
       if (!port_active(pod, port)) continue;
       sy_endpoint_t *e = &ps->endpoints[ps->n_endpoints];
       e->pod_name = pod_name;
+      e->namespace_name = ps->namespace_name;
       e->ip = ip;
       e->port = port;
       e->name = arena_printf(a, "%s-rank-%zu", pod->meta.name, r);
@@ -195,7 +232,12 @@ int sy_controller_apply_objset(sy_controller_t *c, sy_objset_t *set) {
   snprintf(eps, sizeof(eps), "%zu", mine ? mine->n_endpoints : 0);
   snprintf(pods, sizeof(pods), "%zu", mine ? mine->n_pods_selected : 0);
   atomic_store(&c->synced, mine != NULL);
+  if (c->on_publish) sy_snapshot_ref(snap); /* keep it for the hook after publish */
   sy_datastore_publish(c->ds, snap);
+  if (c->on_publish) {
+    c->on_publish(c->on_publish_ctx, snap);
+    sy_snapshot_release(snap);
+  }
   sy_objset_free(set);
   if (mine) {
     SY_LOG(SY_LOG_INFO, "pool reconciled", "pool", c->pool_name, "namespace", c->pool_namespace, "endpoints", eps,

@@ -24,6 +24,10 @@
 typedef struct sy_controller_config {
   const char *pool_name;      /* the pool this EPP serves (copied) */
   const char *pool_namespace; /* copied */
+  /* Optional: called on the controller's thread after each publish with the
+   * new snapshot (borrowed for the call), e.g. to retarget scraping. */
+  void (*on_publish)(void *ctx, const sy_snapshot_t *snap);
+  void *on_publish_ctx;
 } sy_controller_config_t;
 
 typedef struct sy_controller sy_controller_t;

@@ -8,6 +8,7 @@ sy_endpoint_state_t *sy_endpoint_state_new(void) {
   sy_endpoint_state_t *s = sy_calloc(1, sizeof(*s));
   if (!s) return NULL;
   atomic_init(&s->refs, 1);
+  s->metrics.max_lora = -1;
   return s;
 }
 
@@ -18,6 +19,35 @@ sy_endpoint_state_t *sy_endpoint_state_ref(sy_endpoint_state_t *s) {
 
 void sy_endpoint_state_unref(sy_endpoint_state_t *s) {
   if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) sy_free(s);
+}
+
+void sy_endpoint_metrics_store(sy_endpoint_state_t *s, const sy_endpoint_metrics_t *m) {
+  unsigned seq = atomic_load_explicit(&s->metrics_seq, memory_order_relaxed);
+  atomic_store_explicit(&s->metrics_seq, seq + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  /* Byte copy through a volatile-free path: readers detect overlap by seq. */
+  memcpy(&s->metrics, m, sizeof(*m));
+  atomic_store_explicit(&s->metrics_seq, seq + 2, memory_order_release);
+}
+
+void sy_endpoint_metrics_load(sy_endpoint_state_t *s, sy_endpoint_metrics_t *out) {
+  for (;;) {
+    unsigned a = atomic_load_explicit(&s->metrics_seq, memory_order_acquire);
+    if (a & 1) continue;
+    memcpy(out, &s->metrics, sizeof(*out));
+    atomic_thread_fence(memory_order_acquire);
+    unsigned b = atomic_load_explicit(&s->metrics_seq, memory_order_relaxed);
+    if (a == b) return;
+  }
+}
+
+uint64_t sy_lora_hash(const char *name, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a: short names, no dependency */
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)name[i];
+    h *= 1099511628211ull;
+  }
+  return h;
 }
 
 sy_snapshot_t *sy_snapshot_new(void) {
@@ -60,6 +90,22 @@ const sy_pool_snap_t *sy_snapshot_pool(const sy_snapshot_t *s, const char *ns, c
     }
   }
   return NULL;
+}
+
+int sy_pool_objective_priority(const sy_pool_snap_t *pool, const char *name) {
+  if (!name) return 0;
+  size_t lo = 0, hi = pool->n_objectives;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(name, pool->objective_names[mid]);
+    if (c == 0) return pool->objective_priorities[mid];
+    if (c < 0) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return 0;
 }
 
 const sy_endpoint_t *sy_pool_endpoint(const sy_pool_snap_t *pool, const char *address) {

@@ -22,13 +22,44 @@
 
 #include "core.h"
 
+#define SY_MAX_LORAS 16
+#define SY_LORA_NAME_MAX 128
+
+/* Model-server metrics of one endpoint as last scraped (plain data). */
+typedef struct sy_endpoint_metrics {
+  uint64_t update_ns; /* monotonic time of the last successful extraction; 0 = never */
+  bool has_waiting, has_running, has_kv;
+  double waiting;  /* queued requests */
+  double running;  /* running requests */
+  double kv_usage; /* fraction 0..1 */
+  int block_size;  /* tokens per KV block (cache config), 0 = unknown */
+  long num_blocks; /* KV blocks (cache config), 0 = unknown */
+  int max_lora;    /* -1 = unknown */
+  int n_running_loras, n_waiting_loras;
+  uint64_t running_loras[SY_MAX_LORAS]; /* sy_lora_hash() of adapter names */
+  uint64_t waiting_loras[SY_MAX_LORAS];
+} sy_endpoint_metrics_t;
+
+/* Hash used for LoRA adapter names in metrics (compare with a model name). */
+uint64_t sy_lora_hash(const char *name, size_t len);
+
 /* Mutable per-endpoint state shared by every snapshot that contains the
- * endpoint. Fields are atomics: any thread may read or update them. */
+ * endpoint. Counters are atomics; metrics are behind a seqlock with a single
+ * writer (the scraper thread), so readers never block and never see a torn
+ * copy. */
 typedef struct sy_endpoint_state {
   atomic_int refs;
-  atomic_int in_flight;        /* requests routed here, response not finished */
-  atomic_uint_fast64_t picked; /* total times picked */
+  atomic_int in_flight;              /* requests routed here, response not finished */
+  atomic_long in_flight_tokens;      /* estimated prompt tokens of those requests */
+  atomic_uint_fast64_t picked;       /* total times picked */
+  atomic_uint metrics_seq;           /* odd while the writer is copying */
+  sy_endpoint_metrics_t metrics;
 } sy_endpoint_state_t;
+
+/* Publishes new metrics (one writer thread at a time). */
+void sy_endpoint_metrics_store(sy_endpoint_state_t *s, const sy_endpoint_metrics_t *m);
+/* Copies the latest metrics; any thread, never blocks (retries on a race). */
+void sy_endpoint_metrics_load(sy_endpoint_state_t *s, sy_endpoint_metrics_t *out);
 
 /* Returns a new state with refcount 1, or NULL on ENOMEM. */
 sy_endpoint_state_t *sy_endpoint_state_new(void);
@@ -40,6 +71,7 @@ void sy_endpoint_state_unref(sy_endpoint_state_t *s);
 typedef struct sy_endpoint {
   const char *name;     /* "<pod>-rank-<i>" */
   const char *pod_name;
+  const char *namespace_name; /* the pod's (= the pool's) namespace */
   const char *ip;
   int port;
   const char *address;  /* "ip:port", IPv6 bracketed */
@@ -58,6 +90,9 @@ typedef struct sy_pool_snap {
   sy_endpoint_t *endpoints; /* ready endpoints, sorted by address */
   size_t n_endpoints;
   size_t n_pods_selected; /* pods matching the selector, ready or not */
+  const char *const *objective_names; /* InferenceObjectives of this pool, sorted */
+  const int *objective_priorities;
+  size_t n_objectives;
 } sy_pool_snap_t;
 
 typedef struct sy_snapshot {
@@ -79,6 +114,8 @@ void sy_snapshot_release(sy_snapshot_t *s);
 
 /* Finds a pool by namespace and name (binary search), or NULL. */
 const sy_pool_snap_t *sy_snapshot_pool(const sy_snapshot_t *s, const char *ns, const char *name);
+/* Priority of the pool's InferenceObjective `name`; 0 when unknown (as upstream). */
+int sy_pool_objective_priority(const sy_pool_snap_t *pool, const char *name);
 /* Finds an endpoint of `pool` by "ip:port" address, or NULL. */
 const sy_endpoint_t *sy_pool_endpoint(const sy_pool_snap_t *pool, const char *address);
 

@@ -10,16 +10,17 @@ struct sy_director {
   char *pool_name;
   char *pool_namespace;
   sy_datastore_t *ds;
-  const sy_sched_t *sched;
+  sy_sched_t *sched;
 };
 
 /* Per-request state handed back to finish(): the endpoint whose in-flight
- * count we raised, with a reference so it outlives any snapshot. */
+ * counts we raised, with a reference so it outlives any snapshot. */
 typedef struct handle {
   sy_endpoint_state_t *state;
+  long tokens; /* added to in_flight_tokens */
 } handle_t;
 
-int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, const sy_sched_t *sched) {
+int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, sy_sched_t *sched) {
   sy_director_t *d = sy_calloc(1, sizeof(*d));
   if (!d) return -ENOMEM;
   d->pool_name = sy_strdup(cfg->pool_name ? cfg->pool_name : "");
@@ -148,22 +149,67 @@ static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decisio
     goto out;
   }
 
-  sy_sched_request_t sreq = {
-      .request_id = req->request_id, .model = oreq.model, .prompt = oreq.prompt, .prompt_len = oreq.prompt_len};
+  /* Legacy admission (upstream's default): only sheddable requests
+   * (priority < 0) are checked, and dropped with 429 when the pool is
+   * saturated. */
+  int priority = sy_pool_objective_priority(pool, req->objective);
+  uint64_t now = sy_now_ns();
+  if (priority < 0 && sy_sched_saturation(d->sched, a, now, cands, n) >= 1.0) {
+    fail(out, 429, "ResourceExhausted", "system saturated, sheddable request dropped");
+    goto out;
+  }
+
+  sy_sched_header_t *hdrs = sy_arena_alloc(a, sizeof(*hdrs) * (req->n_headers ? req->n_headers : 1));
+  if (!hdrs) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < req->n_headers; i++) {
+    hdrs[i].key = req->header_keys[i];
+    hdrs[i].value = req->header_values[i];
+  }
+  sy_sched_request_t sreq = {.request_id = req->request_id,
+                             .model = oreq.model,
+                             .prompt = oreq.prompt,
+                             .prompt_len = oreq.prompt_len,
+                             .cache_salt = oreq.cache_salt,
+                             .priority = priority,
+                             .headers = hdrs,
+                             .n_headers = req->n_headers};
   sy_sched_result_t res;
-  if (sy_sched_schedule(d->sched, &sreq, cands, n, &res) != 0 || res.n == 0) {
+  rc = sy_sched_schedule(d->sched, a, now, &sreq, cands, n, &res);
+  if (rc == SY_ENOTFOUND) {
+    rc = 0;
     fail(out, 429, "ResourceExhausted", "failed to find target endpoint");
     goto out;
   }
+  if (rc) goto out;
   out->destination = join_destination(a, &res);
   handle_t *h = sy_arena_alloc(a, sizeof(*h));
   if (!out->destination || !h) {
     rc = -ENOMEM;
     goto out;
   }
+  if (res.n_headers) {
+    const char **k = sy_arena_alloc(a, sizeof(char *) * res.n_headers);
+    const char **v = sy_arena_alloc(a, sizeof(char *) * res.n_headers);
+    if (!k || !v) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    for (size_t i = 0; i < res.n_headers; i++) {
+      k[i] = res.headers[i].key;
+      v[i] = res.headers[i].value;
+    }
+    out->set_keys = k;
+    out->set_values = v;
+    out->n_set = res.n_headers;
+  }
   const sy_endpoint_t *primary = res.endpoints[0];
   h->state = sy_endpoint_state_ref(primary->state);
+  h->tokens = res.prompt_tokens_estimate;
   atomic_fetch_add_explicit(&h->state->in_flight, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&h->state->in_flight_tokens, h->tokens, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->picked, 1, memory_order_relaxed);
   out->handle = h;
   SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", d->pool_name, "model", oreq.model,
@@ -174,12 +220,16 @@ out:
 }
 
 static void finish(void *ctx, void *handle, int response_status, const sy_extproc_usage_t *usage) {
-  SY_UNUSED(ctx);
-  SY_UNUSED(response_status);
-  SY_UNUSED(usage);
+  sy_director_t *d = ctx;
   handle_t *h = handle;
   if (!h || !h->state) return;
   atomic_fetch_sub_explicit(&h->state->in_flight, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&h->state->in_flight_tokens, h->tokens, memory_order_relaxed);
+  sy_sched_completion_t done = {.state = h->state,
+                                .status = response_status,
+                                .prompt_tokens = usage && usage->found ? usage->prompt_tokens : h->tokens,
+                                .completion_tokens = usage && usage->found ? usage->completion_tokens : 0};
+  sy_sched_complete(d->sched, &done);
   sy_endpoint_state_unref(h->state);
   h->state = NULL;
 }

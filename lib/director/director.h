@@ -24,7 +24,7 @@ typedef struct sy_director_config {
 typedef struct sy_director sy_director_t;
 
 /* `ds` and `sched` are borrowed and must outlive the director. */
-int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, const sy_sched_t *sched);
+int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, sy_sched_t *sched);
 void sy_director_free(sy_director_t *d);
 
 /* The ops table to hand to extproc, with the director as ctx. */

@@ -56,6 +56,9 @@ typedef struct sy_extproc_request {
   const char *model_rewrite; /* x-gateway-model-name-rewrite or NULL */
   const char *objective;     /* x-gateway-inference-objective or NULL */
   const char *fairness_id;   /* x-gateway-inference-fairness-id or "default-flow" */
+  const char *const *header_keys;   /* request headers except the system-owned */
+  const char *const *header_values; /* control headers, NUL-terminated values */
+  size_t n_headers;
   bool subset_present;       /* envoy.lb.subset_hint carried the subset key */
   const char *const *subset; /* its "ip:port" (or "ip") entries */
   size_t n_subset;
@@ -73,6 +76,9 @@ typedef struct sy_extproc_decision {
   size_t body_len;
   bool stream;  /* the request asked for a streamed response */
   void *handle; /* director's per-request state, handed back below */
+  const char *const *set_keys; /* extra request headers to set (e.g. x-prefiller-host-port) */
+  const char *const *set_values;
+  size_t n_set;
 } sy_extproc_decision_t;
 
 typedef struct sy_extproc_usage {

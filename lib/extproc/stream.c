@@ -196,7 +196,7 @@ static void send_immediate(sy_extproc_stream_t *s, int code, const char *kind, c
  * (unless header-only) as streamed mutations. `body_eos` is false when the
  * request ended with trailers rather than an end-of-stream body chunk. */
 static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, bool body_eos) {
-  pb_hvo_t **set = sy_arena_alloc(&s->scratch, sizeof(*set) * (3 + s->n_hdrs));
+  pb_hvo_t **set = sy_arena_alloc(&s->scratch, sizeof(*set) * (3 + s->n_hdrs + d->n_set));
   size_t nset = 0;
   if (!set) {
     send_immediate(s, 500, "Internal", "out of memory");
@@ -210,6 +210,7 @@ static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, 
   }
   if (s->request_id_generated) set[nset++] = make_header(s, SY_HDR_REQUEST_ID, s->req.request_id, strlen(s->req.request_id));
   for (size_t i = 0; i < s->n_hdrs; i++) set[nset++] = make_header(s, s->hdr_keys[i], s->hdr_vals[i], s->hdr_lens[i]);
+  for (size_t i = 0; i < d->n_set; i++) set[nset++] = make_header(s, d->set_keys[i], d->set_values[i], strlen(d->set_values[i]));
   pb_struct_t *md = make_metadata(s, SY_MD_NS_LB, SY_HDR_DESTINATION, d->destination);
   for (size_t i = 0; i < nset; i++) {
     if (!set[i]) md = NULL;
@@ -388,6 +389,9 @@ static void record_request_headers(sy_extproc_stream_t *s, const pb_headers_t *h
       if (vlen) s->req.request_id = dv;
     }
   }
+  s->req.header_keys = s->hdr_keys;
+  s->req.header_values = s->hdr_vals;
+  s->req.n_headers = s->n_hdrs;
   if (rewrite_new) s->req.model_rewrite = rewrite_new;
   if (objective_new) s->req.objective = objective_new;
   if (fairness_new) s->req.fairness_id = fairness_new;

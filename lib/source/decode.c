@@ -559,6 +559,49 @@ static int decode_pod(dctx_t *d, const sy_yaml_node_t *root, sy_pod_t *p) {
   return 0;
 }
 
+/* ------------------------------------------------------------- objective */
+
+void sy_source__objective_cleanup(sy_objective_t *o) {
+  meta_cleanup(&o->meta);
+  sy_free(o->pool_group);
+  sy_free(o->pool_name);
+}
+
+static int decode_objective(dctx_t *d, const sy_yaml_node_t *root, sy_objective_t *o) {
+  static const char *const spec_fields[] = {"priority", "poolRef", NULL};
+  static const char *const ref_fields[] = {"group", "kind", "name", NULL};
+  int rc = decode_meta(d, root, &o->meta);
+  if (rc) return rc;
+  const sy_yaml_node_t *spec = sy_yaml_get(root, "spec");
+  if (sy_yaml_is_null(spec)) return derr(d, spec ? spec : root, "spec", "required");
+  if ((rc = want_kind(d, spec, SY_YAML_MAPPING, "spec")) ||
+      (rc = no_unknown_fields(d, spec, "spec", spec_fields)))
+    return rc;
+  const sy_yaml_node_t *pr = sy_yaml_get(spec, "priority");
+  if (!sy_yaml_is_null(pr)) {
+    int64_t v;
+    if (pr->kind != SY_YAML_SCALAR || sy_yaml_as_int(pr, &v) != 0 || v < -1000000000 || v > 1000000000)
+      return derr(d, pr, "spec.priority", "must be an integer");
+    o->priority = (int)v;
+  }
+  const sy_yaml_node_t *ref = sy_yaml_get(spec, "poolRef");
+  if (sy_yaml_is_null(ref)) return derr(d, ref ? ref : spec, "spec.poolRef", "required");
+  if ((rc = want_kind(d, ref, SY_YAML_MAPPING, "spec.poolRef")) ||
+      (rc = no_unknown_fields(d, ref, "spec.poolRef", ref_fields)))
+    return rc;
+  if ((rc = get_string(d, ref, "name", "spec.poolRef.name", true, &o->pool_name))) return rc;
+  if ((rc = get_string(d, ref, "group", "spec.poolRef.group", false, &o->pool_group))) return rc;
+  if (!o->pool_group && !(o->pool_group = sy_strdup("inference.networking.k8s.io"))) return -ENOMEM;
+  char *kind = NULL;
+  if ((rc = get_string(d, ref, "kind", "spec.poolRef.kind", false, &kind))) return rc;
+  if (kind && strcmp(kind, "InferencePool") != 0) {
+    sy_free(kind);
+    return derr(d, sy_yaml_get(ref, "kind"), "spec.poolRef.kind", "must be InferencePool");
+  }
+  sy_free(kind);
+  return 0;
+}
+
 /* ----------------------------------------------------------------- loader */
 
 void sy_source__loader_init(sy_source__loader_t *ld, sy_source_error_t *err) {
@@ -569,10 +612,13 @@ void sy_source__loader_init(sy_source__loader_t *ld, sy_source_error_t *err) {
 void sy_source__loader_cleanup(sy_source__loader_t *ld) {
   for (size_t i = 0; i < ld->n_pools; i++) sy_source__pool_cleanup(&ld->pools[i]);
   for (size_t i = 0; i < ld->n_pods; i++) sy_source__pod_cleanup(&ld->pods[i]);
+  for (size_t i = 0; i < ld->n_objs; i++) sy_source__objective_cleanup(&ld->objs[i]);
   sy_free(ld->pools);
   sy_free(ld->pool_locs);
   sy_free(ld->pods);
   sy_free(ld->pod_locs);
+  sy_free(ld->objs);
+  sy_free(ld->obj_locs);
   for (size_t i = 0; i < ld->n_files; i++) sy_free(ld->files[i]);
   sy_free(ld->files);
   memset(ld, 0, sizeof(*ld));
@@ -651,6 +697,20 @@ static int decode_object(sy_source__loader_t *ld, const char *file, const sy_yam
     ld->n_pods++;
     return 0;
   }
+  if ((sy_yaml_text_eq(api, "llm-d.ai/v1alpha2") || sy_yaml_text_eq(api, "inference.networking.x-k8s.io/v1alpha2")) &&
+      sy_yaml_text_eq(kind, "InferenceObjective")) {
+    d.kind = "InferenceObjective";
+    if ((rc = grow((void **)&ld->objs, &ld->obj_locs, &ld->cap_objs, ld->n_objs, sizeof(*ld->objs)))) return rc;
+    sy_objective_t *o = &ld->objs[ld->n_objs];
+    memset(o, 0, sizeof(*o));
+    if ((rc = decode_objective(&d, root, o)) || (rc = set_origin(&o->meta, file, root))) {
+      sy_source__objective_cleanup(o);
+      return rc;
+    }
+    ld->obj_locs[ld->n_objs] = (sy_source__loc_t){file, root->line, root->column};
+    ld->n_objs++;
+    return 0;
+  }
   if (sy_yaml_text_eq(api, "v1") && sy_yaml_text_eq(kind, "List")) {
     if (list_depth >= MAX_LIST_DEPTH) {
       d.kind = "List";
@@ -720,7 +780,7 @@ static int check_dups(sy_source__loader_t *ld, const char *kind, dupref_t *r, si
 
 int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
   *out = NULL;
-  size_t n = SY_MAX(ld->n_pools, ld->n_pods);
+  size_t n = SY_MAX(SY_MAX(ld->n_pools, ld->n_pods), ld->n_objs);
   if (n > 1) {
     dupref_t *r = sy_malloc(n * sizeof(*r));
     if (!r) return -ENOMEM;
@@ -732,6 +792,10 @@ int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
         r[i] = (dupref_t){&ld->pods[i].meta, &ld->pod_locs[i], i};
       rc = check_dups(ld, "Pod", r, ld->n_pods);
     }
+    if (rc == 0) {
+      for (size_t i = 0; i < ld->n_objs; i++) r[i] = (dupref_t){&ld->objs[i].meta, &ld->obj_locs[i], i};
+      rc = check_dups(ld, "InferenceObjective", r, ld->n_objs);
+    }
     sy_free(r);
     if (rc) return rc;
   }
@@ -741,10 +805,13 @@ int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
   set->n_pools = ld->n_pools;
   set->pods = ld->pods;
   set->n_pods = ld->n_pods;
+  set->objectives = ld->objs;
+  set->n_objectives = ld->n_objs;
   ld->pools = NULL;
   ld->pods = NULL;
-  ld->n_pools = ld->n_pods = 0;
-  ld->cap_pools = ld->cap_pods = 0;
+  ld->objs = NULL;
+  ld->n_pools = ld->n_pods = ld->n_objs = 0;
+  ld->cap_pools = ld->cap_pods = ld->cap_objs = 0;
   *out = set;
   return 0;
 }

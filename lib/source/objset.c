@@ -9,8 +9,10 @@ void sy_objset_free(sy_objset_t *set) {
   if (!set) return;
   for (size_t i = 0; i < set->n_pools; i++) sy_source__pool_cleanup(&set->pools[i]);
   for (size_t i = 0; i < set->n_pods; i++) sy_source__pod_cleanup(&set->pods[i]);
+  for (size_t i = 0; i < set->n_objectives; i++) sy_source__objective_cleanup(&set->objectives[i]);
   sy_free(set->pools);
   sy_free(set->pods);
+  sy_free(set->objectives);
   sy_free(set);
 }
 

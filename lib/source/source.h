@@ -65,12 +65,24 @@ typedef struct sy_pod {
   bool ready;   /* status.conditions[type=Ready].status == "True" */
 } sy_pod_t;
 
+/* InferenceObjective (llm-d.ai/v1alpha2, or the older
+ * inference.networking.x-k8s.io/v1alpha2): a named priority for requests
+ * that carry its name in the objective header. */
+typedef struct sy_objective {
+  sy_objmeta_t meta;
+  int priority;      /* spec.priority; 0 when unset */
+  char *pool_group;  /* spec.poolRef.group (default inference.networking.k8s.io) */
+  char *pool_name;   /* spec.poolRef.name (required; same namespace) */
+} sy_objective_t;
+
 /* A complete set of objects as one source sees them at one moment. */
 typedef struct sy_objset {
   sy_pool_t *pools;
   size_t n_pools;
   sy_pod_t *pods;
   size_t n_pods;
+  sy_objective_t *objectives;
+  size_t n_objectives;
 } sy_objset_t;
 
 /* Frees the set and everything it owns. Accepts NULL. */

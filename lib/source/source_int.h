@@ -23,6 +23,9 @@ typedef struct sy_source__loader {
   sy_pod_t *pods;
   sy_source__loc_t *pod_locs;
   size_t n_pods, cap_pods;
+  sy_objective_t *objs;
+  sy_source__loc_t *obj_locs;
+  size_t n_objs, cap_objs;
   char **files; /* names of the streams seen, owned */
   size_t n_files, cap_files;
   sy_source_error_t *err; /* may be NULL */
@@ -46,6 +49,7 @@ void sy_source__error_set(sy_source_error_t *err, const char *file, int line, in
 
 void sy_source__pool_cleanup(sy_pool_t *p);
 void sy_source__pod_cleanup(sy_pod_t *p);
+void sy_source__objective_cleanup(sy_objective_t *o);
 
 /* Loads like sy_manifests_load and also returns a hash of the bytes read
  * (names and contents), so the watcher can skip publishing unchanged data. */

@@ -130,6 +130,46 @@ START_TEST(test_datastore_empty_initial) {
 }
 END_TEST
 
+START_TEST(test_objectives) {
+  char text[4096];
+  snprintf(text, sizeof(text),
+           "%s---\napiVersion: llm-d.ai/v1alpha2\nkind: InferenceObjective\n"
+           "metadata: {name: batch, namespace: ns}\nspec: {priority: -1, poolRef: {name: p}}\n"
+           "---\napiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceObjective\n"
+           "metadata: {name: chat, namespace: ns}\nspec: {priority: 10, poolRef: {name: p, group: inference.networking.k8s.io}}\n"
+           "---\napiVersion: llm-d.ai/v1alpha2\nkind: InferenceObjective\n"
+           "metadata: {name: other-pool, namespace: ns}\nspec: {priority: 5, poolRef: {name: q}}\n"
+           "---\napiVersion: llm-d.ai/v1alpha2\nkind: InferenceObjective\n"
+           "metadata: {name: unset, namespace: ns}\nspec: {poolRef: {name: p}}\n",
+           POOL);
+  sy_objset_t *set = load(text);
+  ck_assert_int_eq(set->n_objectives, 4);
+  sy_snapshot_t *snap = sy_controller_build_snapshot(set, NULL);
+  const sy_pool_snap_t *p = sy_snapshot_pool(snap, "ns", "p");
+  ck_assert_int_eq(p->n_objectives, 3);
+  ck_assert_int_eq(sy_pool_objective_priority(p, "batch"), -1);
+  ck_assert_int_eq(sy_pool_objective_priority(p, "chat"), 10);
+  ck_assert_int_eq(sy_pool_objective_priority(p, "unset"), 0);
+  ck_assert_int_eq(sy_pool_objective_priority(p, "other-pool"), 0); /* belongs to pool q */
+  ck_assert_int_eq(sy_pool_objective_priority(p, "missing"), 0);
+  ck_assert_int_eq(sy_pool_objective_priority(p, NULL), 0);
+  sy_snapshot_release(snap);
+  sy_objset_free(set);
+
+  /* errors are located */
+  const char *bad = "apiVersion: llm-d.ai/v1alpha2\nkind: InferenceObjective\nmetadata: {name: x}\n"
+                    "spec:\n  priority: high\n  poolRef: {name: p}\n";
+  sy_objset_t *out = NULL;
+  sy_source_error_t err;
+  ck_assert_int_ne(sy_manifests_load_buffer("o.yaml", bad, strlen(bad), &out, &err), 0);
+  ck_assert_int_eq(err.line, 5);
+  ck_assert_ptr_nonnull(strstr(err.msg, "spec.priority"));
+  const char *noref = "apiVersion: llm-d.ai/v1alpha2\nkind: InferenceObjective\nmetadata: {name: x}\nspec: {priority: 1}\n";
+  ck_assert_int_ne(sy_manifests_load_buffer("o.yaml", noref, strlen(noref), &out, &err), 0);
+  ck_assert_ptr_nonnull(strstr(err.msg, "spec.poolRef"));
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("controller");
   TCase *tc = tcase_create("reconcile");
@@ -137,6 +177,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_state_carried_and_published);
   tcase_add_test(tc, test_ipv6_bracketed);
   tcase_add_test(tc, test_datastore_empty_initial);
+  tcase_add_test(tc, test_objectives);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -27,13 +27,19 @@ typedef struct fix {
   sy_arena_t arena;
 } fix_t;
 
-static void fix_init(fix_t *f, const char *world, sy_sched_picker_t picker) {
+/* Scheduler configurations the tests use. */
+static const char LEAST[] =
+    "kind: EndpointPickerConfig\nplugins: [{type: active-request-scorer}, {type: max-score-picker}]\n";
+static const char RANDOM[] = "kind: EndpointPickerConfig\nplugins: [{type: random-picker}]\n";
+
+static void fix_init(fix_t *f, const char *world, const char *config) {
   memset(f, 0, sizeof(*f));
   ck_assert_int_eq(sy_datastore_new(&f->ds), 0);
   sy_controller_config_t cc = {.pool_name = "p", .pool_namespace = "default"};
   ck_assert_int_eq(sy_controller_new(&f->ctrl, f->ds, &cc), 0);
-  sy_sched_config_t sc = {.picker = picker, .max_endpoints = 1};
-  ck_assert_int_eq(sy_sched_new(&f->sched, &sc), 0);
+  sy_sched_error_t cerr;
+  int rc = sy_sched_new_from_config(&f->sched, "test", config, strlen(config), &cerr);
+  ck_assert_msg(rc == 0, "config: %d:%d: %s", cerr.line, cerr.column, cerr.msg);
   sy_director_config_t dc = {.pool_name = "p", .pool_namespace = "default"};
   ck_assert_int_eq(sy_director_new(&f->dir, &dc, f->ds, f->sched), 0);
   if (world) {
@@ -76,7 +82,7 @@ static const char *BODY = "{\"model\":\"m\",\"prompt\":\"hi\",\"stream\":true}";
 
 START_TEST(test_routes_and_accounts) {
   fix_t f;
-  fix_init(&f, WORLD, SY_SCHED_PICKER_LEAST_REQUEST);
+  fix_init(&f, WORLD, LEAST);
   sy_extproc_request_t r = request(&f, BODY);
   sy_extproc_decision_t d[3];
   const char *seen[3];
@@ -101,7 +107,7 @@ END_TEST
 
 START_TEST(test_bad_request_400) {
   fix_t f;
-  fix_init(&f, WORLD, SY_SCHED_PICKER_LEAST_REQUEST);
+  fix_init(&f, WORLD, LEAST);
   sy_extproc_request_t r = request(&f, "{\"prompt\":\"x\"}");
   sy_extproc_decision_t d;
   ck_assert_int_eq(decide(&f, &r, &d), 0);
@@ -118,7 +124,7 @@ END_TEST
 
 START_TEST(test_no_endpoints_503_and_get_500) {
   fix_t f;
-  fix_init(&f, NULL, SY_SCHED_PICKER_LEAST_REQUEST);
+  fix_init(&f, NULL, LEAST);
   sy_extproc_request_t r = request(&f, BODY);
   sy_extproc_decision_t d;
   ck_assert_int_eq(decide(&f, &r, &d), 0);
@@ -135,7 +141,7 @@ END_TEST
 
 START_TEST(test_subset_hint) {
   fix_t f;
-  fix_init(&f, WORLD, SY_SCHED_PICKER_RANDOM);
+  fix_init(&f, WORLD, RANDOM);
   sy_extproc_request_t r = request(&f, BODY);
   const char *only[] = {"10.0.0.2:8000"};
   r.subset_present = true;
@@ -178,7 +184,7 @@ END_TEST
 
 START_TEST(test_model_rewrite) {
   fix_t f;
-  fix_init(&f, WORLD, SY_SCHED_PICKER_RANDOM);
+  fix_init(&f, WORLD, RANDOM);
   sy_extproc_request_t r = request(&f, "{\"model\":\"alias\",\"prompt\":\"hi\"}");
   r.model_rewrite = "real-model";
   sy_extproc_decision_t d;
@@ -194,7 +200,7 @@ END_TEST
 
 START_TEST(test_picker_random_spreads) {
   fix_t f;
-  fix_init(&f, WORLD, SY_SCHED_PICKER_RANDOM);
+  fix_init(&f, WORLD, RANDOM);
   sy_extproc_request_t r = request(&f, BODY);
   int counts[3] = {0};
   for (int i = 0; i < 3000; i++) {
@@ -209,14 +215,6 @@ START_TEST(test_picker_random_spreads) {
 }
 END_TEST
 
-START_TEST(test_picker_parse) {
-  sy_sched_picker_t p;
-  ck_assert_int_eq(sy_sched_picker_parse("random", &p), 0);
-  ck_assert_int_eq(p, SY_SCHED_PICKER_RANDOM);
-  ck_assert_int_eq(sy_sched_picker_parse("least-request", &p), 0);
-  ck_assert_int_eq(sy_sched_picker_parse("bogus", &p), SY_EINVAL);
-}
-END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("director");
@@ -227,7 +225,6 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_subset_hint);
   tcase_add_test(tc, test_model_rewrite);
   tcase_add_test(tc, test_picker_random_spreads);
-  tcase_add_test(tc, test_picker_parse);
   suite_add_tcase(s, tc);
   return s;
 }
