@@ -127,7 +127,7 @@ START_TEST(test_invalid_configs) {
            6, "duplicate profile name");
   load_bad("kind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\nschedulingProfiles:\n"
            "- name: a\n  plugins:\n  - pluginRef: queue-scorer\n    weight: -1\n",
-           7, "weight");
+           8, "weight");
   load_bad("kind: EndpointPickerConfig\nplugins:\n- type: single-profile-handler\n- name: h2\n  type: single-profile-handler\n",
            2, "more than one profile handler");
   load_bad("kind: EndpointPickerConfig\nplugins:\n- type: metrics-data-source\n  parameters: {schema: http}\n", 4,
