@@ -341,6 +341,11 @@ static int load(sy_sched_t *s, const sy_yaml_node_t *root, sy_sched_error_t *err
     const sy_yaml_node_t *params = sy_yaml_get(p, "parameters");
     if (params && params->kind == SY_YAML_NULL) params = NULL;
     if ((rc = create_inst(s, nm, t, params, p, err))) return rc;
+    if (t->kinds & SY_SCHED_PROFILE_HANDLER) { /* at most one */
+      if (s->handler)
+        return sy_sched_errorf(err, p, "plugins: more than one profile handler (%s, %s)", s->handler->name, nm);
+      s->handler = &s->insts[s->n_insts - 1];
+    }
     if (!strcmp(t->type, "prefix-cache-scorer")) {
       have_prefix_scorer = true;
       prefix_params = params;
@@ -352,12 +357,6 @@ static int load(sy_sched_t *s, const sy_yaml_node_t *root, sy_sched_error_t *err
     if (t && (rc = create_inst(s, t->type, t, prefix_params, NULL, err))) return rc;
   }
 
-  /* profile handler: at most one */
-  for (size_t i = 0; i < s->n_insts; i++) {
-    if (!(s->insts[i].type->kinds & SY_SCHED_PROFILE_HANDLER)) continue;
-    if (s->handler) return sy_sched_errorf(err, plugins, "plugins: more than one profile handler (%s, %s)", s->handler->name, s->insts[i].name);
-    s->handler = &s->insts[i];
-  }
 
   /* schedulingProfiles */
   const sy_yaml_node_t *profiles = sy_yaml_get(root, "schedulingProfiles");

@@ -129,7 +129,7 @@ START_TEST(test_invalid_configs) {
            "- name: a\n  plugins:\n  - pluginRef: queue-scorer\n    weight: -1\n",
            8, "weight");
   load_bad("kind: EndpointPickerConfig\nplugins:\n- type: single-profile-handler\n- name: h2\n  type: single-profile-handler\n",
-           2, "more than one profile handler");
+           4, "more than one profile handler");
   load_bad("kind: EndpointPickerConfig\nplugins:\n- type: metrics-data-source\n  parameters: {schema: http}\n", 4,
            "unknown field \"schema\"");
   load_bad("kind: EndpointPickerConfig\nplugins: [\n", 3, "");               /* YAML syntax error */
