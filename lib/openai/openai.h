@@ -34,7 +34,7 @@ typedef struct sy_openai_request {
   bool stream;         /* "stream": true */
   bool include_usage;  /* "stream_options": {"include_usage": true} */
   /* The text the prefix-cache scorer hashes: completions → the prompt (an
-   * array of strings is joined with no separator); chat → the compact JSON of
+   * array of strings is joined with " ", as upstream); chat → the compact JSON of
    * "messages"; responses → "input" (string, or compact JSON when not a
    * string); embeddings → "input" likewise; conversations → compact JSON of
    * "items". "Compact JSON" is the member's own text from the body with the

@@ -147,7 +147,7 @@ static cJSON_bool is_token_list(const cJSON *item) {
 }
 
 /* completions "prompt": a non-empty string, or a non-empty array of strings
- * (joined with no separator), or token ids — an array of integers or an
+ * (joined with " ", as upstream's prefix hashing does), or token ids — an array of integers or an
  * array of such arrays (compact JSON). */
 static int completions_prompt(sy_arena_t *arena, const char *body, size_t len, const cJSON *root,
                               const cJSON *p, sy_openai_request_t *out) {
@@ -155,12 +155,13 @@ static int completions_prompt(sy_arena_t *arena, const char *body, size_t len, c
     return copy_string(arena, p->valuestring, &out->prompt, &out->prompt_len);
   if (array_all(p, cJSON_IsString)) {
     size_t total = 0;
-    for (const cJSON *c = p->child; c; c = c->next) total += strlen(c->valuestring);
+    for (const cJSON *c = p->child; c; c = c->next) total += strlen(c->valuestring) + 1;
     char *buf = sy_arena_alloc(arena, total + 1);
     if (!buf) return -ENOMEM;
     size_t off = 0;
     for (const cJSON *c = p->child; c; c = c->next) {
       size_t n = strlen(c->valuestring);
+      if (c != p->child) buf[off++] = ' ';
       memcpy(buf + off, c->valuestring, n);
       off += n;
     }

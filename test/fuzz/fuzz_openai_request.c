@@ -9,7 +9,7 @@
  * Invariants (abort on violation), checked against an independent cJSON
  * parse of the same body:
  *   - errors are SY_EPARSE with a message, or -ENOMEM;
- *   - the prompt is the field's string, the joined strings, or compact
+ *   - the prompt is the field's string, the strings joined with " ", or compact
  *     JSON that parses back to the same tree as the field;
  *   - the rewritten body has exactly the new model and otherwise the same
  *     members in the same order, and parses to the same prompt and flags. */
@@ -66,8 +66,12 @@ static void check_prompt(sy_openai_api_t api, const cJSON *root, const sy_openai
   if (cJSON_IsString(f)) {
     check(strlen(f->valuestring) == r->prompt_len && memcmp(f->valuestring, r->prompt, r->prompt_len) == 0);
   } else if (api == SY_OPENAI_COMPLETIONS && cJSON_IsString(f->child)) {
-    size_t off = 0;
+    size_t off = 0; /* the strings joined with " " */
     for (const cJSON *c = f->child; c; c = c->next) {
+      if (c != f->child) {
+        check(off < r->prompt_len && r->prompt[off] == ' ');
+        off++;
+      }
       size_t n = strlen(c->valuestring);
       check(off + n <= r->prompt_len && memcmp(r->prompt + off, c->valuestring, n) == 0);
       off += n;

@@ -132,7 +132,7 @@ END_TEST
 START_TEST(test_completions_prompt_array) {
   sy_openai_request_t r;
   ck_assert_int_eq(parse(SY_OPENAI_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[\"ab\",\"\",\"cd \"]}", &r), 0);
-  ASSERT_PROMPT(r, "abcd ");
+  ASSERT_PROMPT(r, "ab  cd "); /* joined with " " like Go strings.Join */
   ck_assert_int_eq(parse(SY_OPENAI_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[ 1, 2 ,30000 ]}", &r), 0);
   ASSERT_PROMPT(r, "[1,2,30000]");
   ck_assert_int_eq(parse(SY_OPENAI_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[[1, 2],[3]]}", &r), 0);

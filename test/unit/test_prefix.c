@@ -362,6 +362,18 @@ START_TEST(test_match_stops_at_first_missing_hash) {
   ck_assert_uint_eq(cnt[0], 3);
   ck_assert_uint_eq(cnt[1], 1);
   ck_assert_uint_eq(cnt[2], 3);
+  /* consecutive blocks with equally sized but different holder sets:
+   * 201 {A B}, 202 {A C}, 203 {A C}, 204 {C A} */
+  uint64_t g[4] = {201, 202, 203, 204};
+  sy_pfx_index_add(ix, g, 4, &A, 1, S_NS);
+  sy_pfx_index_add(ix, g, 1, &B, 1, S_NS);
+  sy_pfx_index_add(ix, &g[1], 2, &C, 1, S_NS);
+  sy_pfx_index_add(ix, &g[3], 1, &C, 1, S_NS);
+  sy_pfx_index_match(ix, g, 4, addrs, 5, cnt, scratch, S_NS);
+  ck_assert_uint_eq(cnt[0], 4);
+  ck_assert_uint_eq(cnt[1], 1);
+  ck_assert_uint_eq(cnt[2], 3);
+  ck_assert_uint_eq(cnt[3], 0);
   ck_assert_int_eq(sy_pfx_index_check(ix), 0);
   sy_pfx_index_free(ix);
 }
@@ -577,6 +589,27 @@ START_TEST(test_bounds) {
 }
 END_TEST
 
+START_TEST(test_alloc_failures_keep_index_consistent) {
+  static uint64_t h[600];
+  for (size_t i = 0; i < 600; i++) h[i] = 0xabcdef12345ull * (i + 3);
+  for (long k = 1; k < 400; k += 3) {
+    sy_pfx_index_t *ix = sy_pfx_index_new();
+    ck_assert_ptr_nonnull(ix);
+    sy_alloc_fail_after(k);
+    char a[16];
+    for (int e = 0; e < 8; e++) {
+      snprintf(a, sizeof(a), "e%d:1", e);
+      sy_pfx_target_t t[2] = {{a, 300}, {"shared:1", 1000}};
+      (void)sy_pfx_index_add(ix, &h[(size_t)e * 20], 400, t, 2, S_NS);
+    }
+    sy_alloc_fail_after(0);
+    ck_assert_msg(sy_pfx_index_check(ix) == 0, "k=%ld: check %d", k, sy_pfx_index_check(ix));
+    ck_assert_uint_le(sy_pfx_index_size(ix), 8 * 300 + 1000);
+    sy_pfx_index_free(ix);
+  }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- params */
 
 static void expect_error(const sy_sched_plugin_type_t *t, const char *text, const char *needle, int line) {
@@ -627,6 +660,100 @@ START_TEST(test_params) {
     expect_error(t, "{prefixMatchInfoProducerName: 5}", "must be a string", 1);
     expect_error(t, "{prefixMatchInfoProducerName: \"\"}", "must not be empty", 1);
   }
+}
+END_TEST
+
+/* ------------------------------------------------------- with the framework */
+
+static const char *const HDR =
+    "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n";
+
+static int from_config(const char *body, sy_sched_t **s, sy_sched_error_t *err) {
+  char text[2048];
+  snprintf(text, sizeof(text), "%s%s", HDR, body);
+  memset(err, 0, sizeof(*err));
+  return sy_sched_new_from_config(s, "cfg.yaml", text, strlen(text), err);
+}
+
+START_TEST(test_default_config_sticks_to_prefix) {
+  sy_sched_t *s;
+  sy_sched_error_t err;
+  ck_assert_int_eq(sy_sched_new_from_config(&s, "default", NULL, 0, &err), 0);
+  enum { NE = 6 };
+  sy_endpoint_t eps[NE];
+  const sy_endpoint_t *ptr[NE];
+  char addr[NE][32];
+  memset(eps, 0, sizeof(eps));
+  for (int i = 0; i < NE; i++) {
+    snprintf(addr[i], sizeof(addr[i]), "10.9.0.%d:8000", i + 1);
+    eps[i].address = eps[i].name = eps[i].ip = addr[i];
+    eps[i].port = 8000;
+    eps[i].state = sy_endpoint_state_new();
+    ptr[i] = &eps[i];
+  }
+  char prompt[4096 + 1];
+  for (size_t i = 0; i < 4096; i++) prompt[i] = (char)('a' + (i * 13 + i / 7) % 26);
+  prompt[4096] = 0;
+  sy_sched_request_t req = {.request_id = "r1", .model = "m", .prompt = prompt, .prompt_len = 4096};
+  sy_arena_t a;
+  sy_arena_init(&a, 64 * 1024, 0);
+  sy_sched_result_t out;
+  ck_assert_int_eq(sy_sched_schedule(s, &a, S_NS, &req, ptr, NE, &out), 0);
+  const sy_endpoint_t *first = out.endpoints[0];
+  for (int i = 0; i < 20; i++) {
+    sy_arena_reset(&a);
+    ck_assert_int_eq(sy_sched_schedule(s, &a, S_NS + (uint64_t)i, &req, ptr, NE, &out), 0);
+    ck_assert_ptr_eq(out.endpoints[0], first);
+  }
+  /* the auto-created producer: 4096 / 64 = 64 blocks recorded once */
+  const sy_sched_plugin_type_t *t;
+  void *st = sy_sched_plugin_find(s, "approx-prefix-cache-producer", &t);
+  ck_assert_ptr_eq(t, &sy_plugin_approx_prefix_cache_producer);
+  ck_assert_uint_eq(sy_prefix_index_size(st), 64);
+  int bt = 0;
+  ck_assert_int_ge(sy_prefix_match_slot(t, st, NULL, &bt), 0);
+  ck_assert_int_eq(bt, 16);
+  sy_arena_cleanup(&a);
+  sy_sched_free(s);
+  for (int i = 0; i < NE; i++) sy_endpoint_state_unref(eps[i].state);
+}
+END_TEST
+
+START_TEST(test_config_wiring) {
+  sy_sched_t *s;
+  sy_sched_error_t err;
+  /* the scorer's parameters reach the auto-created producer */
+  int rc = from_config("plugins:\n- type: prefix-cache-scorer\n  parameters: {autoTune: false, blockSizeTokens: 4}\n",
+                       &s, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  const sy_sched_plugin_type_t *t;
+  void *st = sy_sched_plugin_find(s, "approx-prefix-cache-producer", &t);
+  int bt = 0;
+  ck_assert_int_ge(sy_prefix_match_slot(t, st, NULL, &bt), 0);
+  ck_assert_int_eq(bt, 4);
+  sy_sched_free(s);
+  /* a named producer */
+  rc = from_config("plugins:\n- name: px\n  type: approx-prefix-cache-producer\n"
+                   "- type: prefix-cache-scorer\n  parameters: {prefixMatchInfoProducerName: px}\n",
+                   &s, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  sy_sched_free(s);
+  /* a missing or mistyped producer is a config error */
+  rc = from_config("plugins:\n- type: approx-prefix-cache-producer\n"
+                   "- type: prefix-cache-scorer\n  parameters: {prefixMatchInfoProducerName: nope}\n",
+                   &s, &err);
+  ck_assert_int_eq(rc, SY_EINVAL);
+  ck_assert_msg(strstr(err.msg, "producer \"nope\" not found"), "%s", err.msg);
+  rc = from_config("plugins:\n- type: approx-prefix-cache-producer\n- type: queue-scorer\n"
+                   "- type: prefix-cache-scorer\n  parameters: {prefixMatchInfoProducerName: queue-scorer}\n",
+                   &s, &err);
+  ck_assert_int_eq(rc, SY_EINVAL);
+  ck_assert_msg(strstr(err.msg, "is a queue-scorer"), "%s", err.msg);
+  /* parameter errors are located */
+  rc = from_config("plugins:\n- type: prefix-cache-scorer\n  parameters:\n    blockSizeToken: 4\n", &s, &err);
+  ck_assert_int_eq(rc, SY_EINVAL);
+  ck_assert_msg(strstr(err.msg, "unknown parameter \"blockSizeToken\""), "%s", err.msg);
+  ck_assert_int_eq(err.line, 6);
 }
 END_TEST
 
@@ -702,9 +829,14 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_reverse_map_cleanup_and_growth);
   tcase_add_test(tc, test_purge_vanished_endpoints);
   tcase_add_test(tc, test_bounds);
+  tcase_add_test(tc, test_alloc_failures_keep_index_consistent);
   suite_add_tcase(s, tc);
   tc = tcase_create("params");
   tcase_add_test(tc, test_params);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("framework");
+  tcase_add_test(tc, test_default_config_sticks_to_prefix);
+  tcase_add_test(tc, test_config_wiring);
   suite_add_tcase(s, tc);
   tc = tcase_create("threads");
   tcase_set_timeout(tc, 60);

@@ -90,19 +90,19 @@ static int parse_params(const sy_sched_plugin_args_t *args, prefix_params_t *p, 
   const char *name = args->name ? args->name : "?";
   if (!p->producer_name[0]) {
     return sy_sched_errorf(err, sy_yaml_get(m, "prefixMatchInfoProducerName"),
-                           "plugin %s: parameter \"prefixMatchInfoProducerName\" must not be empty", name);
+                           "parameter \"prefixMatchInfoProducerName\" must not be empty");
   }
   /* Upstream's rule, applied after defaults (blockSizeTokens defaults to 16,
    * so a lone blockSize is accepted and ignored). */
   if (p->block_size_chars > 0 && p->block_size_tokens <= 0) {
     return sy_sched_errorf(err, sy_yaml_get(m, "blockSize"),
-                           "plugin %s: parameter \"blockSize\" (%lld) is deprecated; use \"blockSizeTokens\" to set "
-                           "the cache block size in tokens",
-                           name, (long long)p->block_size_chars);
+                           "parameter \"blockSize\" (%lld) is deprecated; use \"blockSizeTokens\" to set the cache "
+                           "block size in tokens",
+                           (long long)p->block_size_chars);
   }
   if (!p->auto_tune && p->block_size_tokens <= 0) {
     return sy_sched_errorf(err, sy_yaml_get(m, "blockSizeTokens"),
-                           "plugin %s: parameter \"blockSizeTokens\" must be > 0 when autoTune is false", name);
+                           "parameter \"blockSizeTokens\" must be > 0 when autoTune is false");
   }
   if (p->block_size_chars > 0) {
     SY_LOG(SY_LOG_WARN, "deprecated prefix-cache parameter blockSize ignored; use blockSizeTokens", "plugin", name,
@@ -119,8 +119,7 @@ static int producer_create(const sy_sched_plugin_args_t *args, void **state, sy_
   if (rc) return rc;
   int slot = args->sched ? sy_sched_slot_alloc(args->sched) : 0;
   if (slot < 0) {
-    return sy_sched_errorf(err, NULL, "plugin %s: no producer data slot left (at most %d producers)",
-                           args->name ? args->name : PRODUCER_TYPE, SY_SCHED_MAX_SLOTS);
+    return sy_sched_errorf(err, NULL, "no producer data slot left (at most %d producers)", SY_SCHED_MAX_SLOTS);
   }
   producer_t *st = sy_calloc(1, sizeof(*st));
   if (!st) return -ENOMEM;
@@ -266,10 +265,10 @@ static int scorer_link(void *state, sy_sched_t *s, sy_sched_error_t *err) {
   const sy_sched_plugin_type_t *t = NULL;
   void *ps = sy_sched_plugin_find(s, st->producer_name, &t);
   if (!t) {
-    return sy_sched_errorf(err, NULL, "plugin prefix-cache-scorer: producer \"%s\" not found", st->producer_name);
+    return sy_sched_errorf(err, NULL, "producer \"%s\" not found", st->producer_name);
   }
   if (t != &sy_plugin_approx_prefix_cache_producer) {
-    return sy_sched_errorf(err, NULL, "plugin prefix-cache-scorer: plugin \"%s\" is a %s, not an %s",
+    return sy_sched_errorf(err, NULL, "plugin \"%s\" is a %s, not an %s",
                            st->producer_name, t->type, PRODUCER_TYPE);
   }
   st->prod = ps;

@@ -50,13 +50,24 @@ size_t sy_pfx_hash_prompt(const char *model, size_t model_len, const char *salt,
   if (model_len) XXH64_update(&st, model, model_len);
   if (salt && salt_len) XXH64_update(&st, salt, salt_len);
   uint64_t prev = XXH64_digest(&st);
+  /* One-shot XXH64 over (block ‖ LE64(prev)) copied into a stack buffer is
+   * ~4x faster than the streaming API for typical 64-byte blocks. */
+  unsigned char buf[2048 + 8];
+  bool copy = block_chars <= sizeof(buf) - 8;
   for (size_t i = 0; i < n; i++) {
+    const char *block = prompt + i * block_chars;
     unsigned char le[8];
     for (int b = 0; b < 8; b++) le[b] = (unsigned char)(prev >> (8 * b));
-    XXH64_reset(&st, 0);
-    XXH64_update(&st, prompt + i * block_chars, block_chars);
-    XXH64_update(&st, le, sizeof(le));
-    prev = XXH64_digest(&st);
+    if (copy) {
+      memcpy(buf, block, block_chars);
+      memcpy(buf + block_chars, le, sizeof(le));
+      prev = XXH64(buf, block_chars + sizeof(le), 0);
+    } else {
+      XXH64_reset(&st, 0);
+      XXH64_update(&st, block, block_chars);
+      XXH64_update(&st, le, sizeof(le));
+      prev = XXH64_digest(&st);
+    }
     out[i] = prev;
   }
   return n;
@@ -523,14 +534,27 @@ void sy_pfx_index_match(sy_pfx_index_t *ix, const uint64_t *hashes, size_t n, co
     if (now_ns > seen + SEEN_GRANULARITY_NS) atomic_store_explicit(&e->last_seen, now_ns, memory_order_relaxed);
   }
   if (!any) goto out;
-  for (size_t b = 0; b < n; b++) {
-    rev_t *r = rev_find(ix, hashes[b]);
-    if (!r) break; /* no endpoint holds this block: the prefix ends */
-    const uint16_t *ids = rev_ids(r);
-    for (uint16_t k = 0; k < r->n; k++) {
-      uint16_t f = first[ids[k]];
-      if (f && f != UINT16_MAX) counts[f - 1]++;
+  /* Consecutive blocks of one prompt usually have the same holder set (in
+   * the same order): count runs of identical sets, then credit each holder
+   * once per run. */
+  const uint16_t *run_ids = NULL;
+  uint16_t run_n = 0;
+  uint32_t run = 0;
+  for (size_t b = 0; b <= n; b++) {
+    rev_t *r = b < n ? rev_find(ix, hashes[b]) : NULL; /* NULL: no endpoint holds it, the prefix ends */
+    const uint16_t *ids = r ? rev_ids(r) : NULL;
+    if (r && run && r->n == run_n && !memcmp(ids, run_ids, sizeof(uint16_t) * run_n)) {
+      run++;
+      continue;
     }
+    for (uint16_t k = 0; k < run_n; k++) {
+      uint16_t f = first[run_ids[k]];
+      if (f && f != UINT16_MAX) counts[f - 1] += run;
+    }
+    if (!r) break;
+    run_ids = ids;
+    run_n = r->n;
+    run = 1;
   }
   /* Duplicated addresses, and candidates past index 65534, copy the first's count. */
   for (size_t i = 0; i < n_addrs; i++) {
