@@ -116,13 +116,15 @@ static int str_list(const sy_yaml_node_t *v, const char *what,
   *n = 0;
   if (sy_yaml_is_null(v)) return 0;
   if (v->kind != SY_YAML_SEQUENCE) {
-    return sy_sched_errorf(err, v, "parameter \"%s\" must be a list of strings, got %s", what, sy_yaml_type_name(sy_yaml_type(v)));
+    return sy_sched_errorf(err, v, "parameter \"%s\" must be a list of strings, got %s", what,
+                           sy_yaml_type_name(sy_yaml_type(v)));
   }
   if (v->n > cap) return sy_sched_errorf(err, v, "parameter \"%s\" has more than %zu values", what, cap);
   for (size_t i = 0; i < v->n; i++) {
     const sy_yaml_node_t *s = v->items[i];
     if (!sy_yaml_is_string(s) || strlen(s->text) != s->len) {
-      return sy_sched_errorf(err, s, "parameter \"%s\" must be a list of strings, got %s", what, sy_yaml_type_name(sy_yaml_type(s)));
+      return sy_sched_errorf(err, s, "parameter \"%s\" must be a list of strings, got %s", what,
+                             sy_yaml_type_name(sy_yaml_type(s)));
     }
     out[(*n)++] = s->text;
   }
@@ -211,10 +213,12 @@ static int selector_parse(const sy_sched_plugin_args_t *args, selector_t *s, sy_
   const sy_yaml_node_t *ml = sy_yaml_get(p, "matchLabels");
   const sy_yaml_node_t *me = sy_yaml_get(p, "matchExpressions");
   if (!sy_yaml_is_null(ml) && ml->kind != SY_YAML_MAPPING) {
-    return sy_sched_errorf(err, ml, "parameter \"matchLabels\" must be a mapping, got %s", sy_yaml_type_name(sy_yaml_type(ml)));
+    return sy_sched_errorf(err, ml, "parameter \"matchLabels\" must be a mapping, got %s",
+                           sy_yaml_type_name(sy_yaml_type(ml)));
   }
   if (!sy_yaml_is_null(me) && me->kind != SY_YAML_SEQUENCE) {
-    return sy_sched_errorf(err, me, "parameter \"matchExpressions\" must be a list, got %s", sy_yaml_type_name(sy_yaml_type(me)));
+    return sy_sched_errorf(err, me, "parameter \"matchExpressions\" must be a list, got %s",
+                           sy_yaml_type_name(sy_yaml_type(me)));
   }
   size_t total = (sy_yaml_is_null(ml) ? 0 : ml->n) + (sy_yaml_is_null(me) ? 0 : me->n);
   if (total && !(s->reqs = sy_calloc(total, sizeof(sel_req_t)))) return -ENOMEM;
@@ -222,7 +226,8 @@ static int selector_parse(const sy_sched_plugin_args_t *args, selector_t *s, sy_
   for (size_t i = 0; !sy_yaml_is_null(ml) && i < ml->n; i++) {
     const sy_yaml_node_t *v = ml->items[i];
     if (!sy_yaml_is_string(v) || strlen(v->text) != v->len) {
-      return sy_sched_errorf(err, v, "matchLabels[\"%s\"] must be a string, got %s", ml->keys[i]->text, sy_yaml_type_name(sy_yaml_type(v)));
+      return sy_sched_errorf(err, v, "matchLabels[\"%s\"] must be a string, got %s", ml->keys[i]->text,
+                             sy_yaml_type_name(sy_yaml_type(v)));
     }
     const char *val = v->text;
     if ((rc = sel_add(s, ml->keys[i]->text, OP_IN, &val, 1))) return rc;
@@ -422,7 +427,8 @@ static size_t header_filter(void *st, sy_sched_cycle_t *c, sy_sched_cand_t **can
     }
     if (!found) continue;
     bool dup = false;
-    for (size_t j = 0; j < k && !dup; j++) dup = !strcmp(out[j]->ep->ip ? out[j]->ep->ip : "", found->ep->ip ? found->ep->ip : "");
+    const char *fip = found->ep->ip ? found->ep->ip : "";
+    for (size_t j = 0; j < k && !dup; j++) dup = !strcmp(out[j]->ep->ip ? out[j]->ep->ip : "", fip);
     if (!dup) out[k++] = found;
   }
   memcpy(cands, out, k * sizeof(*out));

@@ -45,7 +45,8 @@ int sy_pp_int(const sy_sched_plugin_args_t *args, const sy_yaml_node_t *m, const
                            sy_yaml_type_name(sy_yaml_type(v)));
   }
   if (x < min || x > max) {
-    return sy_sched_errorf(err, v, "parameter \"%s\" = %lld is out of range [%lld, %lld]", key, (long long)x, (long long)min, (long long)max);
+    return sy_sched_errorf(err, v, "parameter \"%s\" = %lld is out of range [%lld, %lld]", key, (long long)x,
+                           (long long)min, (long long)max);
   }
   *out = x;
   return 0;

@@ -1,6 +1,8 @@
-/* Internal helpers shared by the in-tree plugins (plugins/ directory): strict parameter
- * parsing (unknown keys and wrong types are located errors naming the key)
- * and small utilities. Not part of the scheduler's public interface. */
+/* Internal helpers shared by the in-tree plugins (plugins/ directory):
+ * strict parameter parsing (unknown keys and wrong types are located errors
+ * naming the key; `args` is kept for context: the framework prefixes every
+ * message with the plugin name and type) and small utilities. Not part of
+ * the scheduler's public interface. */
 #ifndef SY_SCHED_PUTIL_H
 #define SY_SCHED_PUTIL_H
 

@@ -149,7 +149,8 @@ static int token_load_create(const sy_sched_plugin_args_t *args, void **state, s
   int64_t thr = TOKEN_LOAD_DEFAULT;
   const char *producer = NULL;
   int rc;
-  if ((rc = sy_pp_check(args, keys, err)) || (rc = sy_pp_int(args, args->params, keys[0], INT64_MIN, INT64_MAX, &thr, err)) ||
+  if ((rc = sy_pp_check(args, keys, err)) ||
+      (rc = sy_pp_int(args, args->params, keys[0], INT64_MIN, INT64_MAX, &thr, err)) ||
       (rc = sy_pp_str(args, args->params, keys[1], &producer, err))) {
     return rc;
   }

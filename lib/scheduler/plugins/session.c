@@ -86,12 +86,17 @@ static bool session_target(const session_t *s, const sy_sched_cycle_t *c, char *
 }
 
 /* Upstream compares the token with the endpoint's NamespacedName
- * "<namespace>/<pod>-rank-<i>". sy_endpoint_t has no namespace yet, so only
- * the part after the first '/' is compared with ep->name (candidates all come
- * from one pool, hence one namespace). */
+ * "<namespace>/<pod>-rank-<i>" (ep->name is "<pod>-rank-<i>"). An endpoint
+ * without a namespace (hand-built) is matched on the name part alone. */
 static bool session_matches(const char *target, const sy_endpoint_t *ep) {
   const char *slash = strchr(target, '/');
-  if (!slash || slash == target || !ep->name) return false;
+  if (!slash || !ep->name) return false;
+  if (ep->namespace_name) {
+    size_t nl = strlen(ep->namespace_name);
+    if ((size_t)(slash - target) != nl || memcmp(target, ep->namespace_name, nl) != 0) return false;
+  } else if (slash == target) {
+    return false;
+  }
   return !strcmp(slash + 1, ep->name);
 }
 
