@@ -54,39 +54,65 @@ static int req_error(sy_sim_error_t *e, int status, const char *type, const char
 
 #define BAD(e, ...) req_error((e), 400, "BadRequestError", __VA_ARGS__)
 
-/* Counts the prompt of a completions request: a string, an array of
- * strings, an array of token ids, or an array of token-id arrays. Several
- * prompts are summed (the sim answers with one choice). */
-static int count_prompt(const cJSON *p, size_t *bytes, long *ids, sy_sim_error_t *e) {
+/* Feeds a hasher and keeps its first allocation failure. */
+typedef struct prompt_text {
+  sy_sim_hasher_t h;
+  int cpt; /* chars per token */
+  int rc;
+} prompt_text_t;
+
+static void feed(prompt_text_t *t, const void *d, size_t n) {
+  if (!t->rc && n) t->rc = sy_sim_hasher_feed(&t->h, d, n);
+}
+
+/* A token id stands for chars_per_token bytes of text: its little-endian
+ * bytes, zero-padded. */
+static void feed_id(prompt_text_t *t, double id) {
+  unsigned char b[64] = {0};
+  uint32_t v = (uint32_t)(int64_t)id;
+  for (int i = 0; i < 4 && i < t->cpt; i++) b[i] = (unsigned char)(v >> (8 * i));
+  feed(t, b, (size_t)t->cpt);
+}
+
+/* The prompt of a completions request: a string, an array of strings, an
+ * array of token ids, or an array of token-id arrays. Several prompts are
+ * concatenated (the sim answers with one choice); strings next to each other
+ * are joined with " ", as the EPP joins them before hashing. */
+static int prompt_text(const cJSON *p, prompt_text_t *t, sy_sim_error_t *e) {
   if (cJSON_IsString(p)) {
     size_t n = strlen(p->valuestring);
     if (!n) return BAD(e, "The prompt cannot be empty.");
-    *bytes += n;
+    feed(t, p->valuestring, n);
     return 0;
   }
   if (!cJSON_IsArray(p) || !cJSON_GetArraySize(p)) return BAD(e, "Either prompt or prompt_embeds must be provided and non-empty.");
   const cJSON *it;
+  bool prev_string = false;
   cJSON_ArrayForEach(it, p) {
     if (cJSON_IsString(it)) {
       if (!*it->valuestring) return BAD(e, "The prompt cannot be empty.");
-      *bytes += strlen(it->valuestring);
+      if (prev_string) feed(t, " ", 1);
+      feed(t, it->valuestring, strlen(it->valuestring));
     } else if (cJSON_IsNumber(it)) {
-      (*ids)++;
+      feed_id(t, it->valuedouble);
     } else if (cJSON_IsArray(it)) {
       const cJSON *tok;
       if (!cJSON_GetArraySize(it)) return BAD(e, "The prompt cannot be empty.");
       cJSON_ArrayForEach(tok, it) {
         if (!cJSON_IsNumber(tok)) return BAD(e, "prompt: token ids must be integers");
-        (*ids)++;
+        feed_id(t, tok->valuedouble);
       }
     } else {
       return BAD(e, "prompt: must be a string, an array of strings or an array of token ids");
     }
+    prev_string = cJSON_IsString(it);
   }
   return 0;
 }
 
-static int count_messages(const cJSON *msgs, size_t *bytes, sy_sim_error_t *e) {
+/* Chat: each message's role, then its content (a string, or the text of
+ * its parts), in order. */
+static int messages_text(const cJSON *msgs, prompt_text_t *t, sy_sim_error_t *e) {
   if (!cJSON_IsArray(msgs) || !cJSON_GetArraySize(msgs))
     return BAD(e, "messages: a non-empty array of messages is required");
   const cJSON *m;
@@ -95,17 +121,18 @@ static int count_messages(const cJSON *msgs, size_t *bytes, sy_sim_error_t *e) {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (!cJSON_IsObject(m) || !cJSON_IsString(role)) return BAD(e, "messages[%d]: an object with a string role is required", i);
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (content && !cJSON_IsNull(content) && !cJSON_IsString(content) && !cJSON_IsArray(content))
+      return BAD(e, "messages[%d].content: must be a string, an array of parts or null", i);
+    feed(t, role->valuestring, strlen(role->valuestring));
     if (cJSON_IsString(content)) {
-      *bytes += strlen(content->valuestring);
+      feed(t, content->valuestring, strlen(content->valuestring));
     } else if (cJSON_IsArray(content)) {
       const cJSON *part;
       cJSON_ArrayForEach(part, content) {
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(part)) *bytes += strlen(part->valuestring);
-        else if (cJSON_IsString(text)) *bytes += strlen(text->valuestring);
+        if (cJSON_IsString(part)) feed(t, part->valuestring, strlen(part->valuestring));
+        else if (cJSON_IsString(text)) feed(t, text->valuestring, strlen(text->valuestring));
       }
-    } else if (content && !cJSON_IsNull(content)) {
-      return BAD(e, "messages[%d].content: must be a string, an array of parts or null", i);
     }
     i++;
   }
@@ -130,7 +157,10 @@ static int get_bool(const cJSON *obj, const char *key, bool *out, sy_sim_error_t
 }
 
 void sy_sim_request_cleanup(sy_sim_request_t *r) {
-  if (r) SY_FREE(&r->model);
+  if (!r) return;
+  SY_FREE(&r->model);
+  SY_FREE(&r->block_hashes);
+  r->n_block_hashes = 0;
 }
 
 int sy_sim_request_parse(sy_sim_request_t *r, sy_sim_api_t api, const char *body, size_t len,
@@ -140,6 +170,7 @@ int sy_sim_request_parse(sy_sim_request_t *r, sy_sim_api_t api, const char *body
   r->api = api;
   r->lora = -1;
   int rc = 0;
+  prompt_text_t text = {.cpt = c->chars_per_token};
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!root) {
@@ -174,18 +205,29 @@ int sy_sim_request_parse(sy_sim_request_t *r, sy_sim_api_t api, const char *body
     }
   }
 
-  long ids = 0;
+  /* vLLM's cache_salt isolates prefix caching; the EPP seeds its hashes
+   * with it too. */
+  const cJSON *salt = cJSON_GetObjectItemCaseSensitive(root, "cache_salt");
+  if (salt && !cJSON_IsNull(salt) && (!cJSON_IsString(salt) || !*salt->valuestring)) {
+    rc = BAD(e, "cache_salt: a non-empty string is required");
+    goto out;
+  }
+  size_t block_chars = (size_t)c->block_size * (size_t)c->chars_per_token;
+  rc = sy_sim_hasher_init(&text.h, model->valuestring, cJSON_IsString(salt) ? salt->valuestring : NULL, block_chars,
+                          c->prefix_caching ? c->kv_blocks : 0);
+  if (rc) goto out;
   if (api == SY_SIM_API_CHAT) {
-    rc = count_messages(cJSON_GetObjectItemCaseSensitive(root, "messages"), &r->prompt_bytes, e);
+    rc = messages_text(cJSON_GetObjectItemCaseSensitive(root, "messages"), &text, e);
     if (rc == 0) rc = get_max_tokens(root, "max_tokens", &r->max_tokens, e);
     /* The newer name wins when both are present, as in the OpenAI API. */
     if (rc == 0) rc = get_max_tokens(root, "max_completion_tokens", &r->max_tokens, e);
   } else {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
     if (!p || cJSON_IsNull(p)) rc = BAD(e, "Either prompt or prompt_embeds must be provided and non-empty.");
-    else rc = count_prompt(p, &r->prompt_bytes, &ids, e);
+    else rc = prompt_text(p, &text, e);
     if (rc == 0) rc = get_max_tokens(root, "max_tokens", &r->max_tokens, e);
   }
+  if (rc == 0) rc = text.rc;
   if (rc == 0) rc = get_bool(root, "stream", &r->stream, e);
   if (rc == 0) {
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
@@ -196,12 +238,17 @@ int sy_sim_request_parse(sy_sim_request_t *r, sy_sim_api_t api, const char *body
   }
   if (rc) goto out;
 
-  /* The sim has no tokenizer: four bytes of text make a token. */
-  long toks = ids + (long)((r->prompt_bytes + 3) / 4);
-  r->prompt_tokens = toks < 1 ? 1 : (toks > 1000000000L ? 1000000000 : (int)toks);
+  /* The sim has no tokenizer: chars_per_token bytes of text make a token. */
+  r->prompt_bytes = text.h.total;
+  size_t cpt = (size_t)c->chars_per_token;
+  size_t toks = (r->prompt_bytes + cpt - 1) / cpt;
+  r->prompt_tokens = toks < 1 ? 1 : (toks > 1000000000u ? 1000000000 : (int)toks);
+  r->block_hashes = sy_sim_hasher_take(&text.h, &r->n_block_hashes);
   r->model = sy_strdup(model->valuestring);
   if (!r->model) rc = -ENOMEM;
 out:
+  sy_sim_hasher_cleanup(&text.h);
+  if (rc) sy_sim_request_cleanup(r);
   cJSON_Delete(root);
   return rc;
 }
@@ -253,8 +300,11 @@ static int put_head(sy_buf_t *b, const sy_sim_resp_t *r, const char *object) {
 }
 
 static int put_usage(sy_buf_t *b, const sy_sim_resp_t *r) {
-  return sy_buf_printf(b, "\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d,\"completion_tokens\":%d}",
-                       r->prompt_tokens, r->prompt_tokens + r->completion_tokens, r->completion_tokens);
+  return sy_buf_printf(b,
+                       "\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d,\"completion_tokens\":%d,"
+                       "\"prompt_tokens_details\":{\"cached_tokens\":%d}}",
+                       r->prompt_tokens, r->prompt_tokens + r->completion_tokens, r->completion_tokens,
+                       r->cached_tokens);
 }
 
 int sy_sim_render_error(sy_buf_t *b, int status, const char *type, const char *message) {

@@ -71,9 +71,10 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  char listen[96], ttft[32], itl[32], seqs[16];
+  char listen[96], ttft[64], itl[32], seqs[16];
   snprintf(listen, sizeof(listen), "%s:%d", cfg.listen_host, cfg.listen_port);
-  snprintf(ttft, sizeof(ttft), "%g", cfg.ttft_ms);
+  if (cfg.latency == SY_SIM_LATENCY_CONSTANT) snprintf(ttft, sizeof(ttft), "%g", cfg.ttft_ms);
+  else snprintf(ttft, sizeof(ttft), "%g+%g/token", cfg.prefill_overhead_ms, cfg.prefill_ms_per_token);
   snprintf(itl, sizeof(itl), "%g", cfg.itl_ms);
   snprintf(seqs, sizeof(seqs), "%d", cfg.max_num_seqs);
   SY_LOG(SY_LOG_INFO, "switchyard-sim serving", "listen", listen, "model", cfg.model, "instance", cfg.instance_id,

@@ -105,13 +105,20 @@ int sy_sim_render_metrics(sy_buf_t *b, const sy_sim_model_t *m, const sy_sim_con
   if (!rc) rc = help_type(b, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", "gauge");
   if (!rc)
     rc = sy_buf_printf(b,
-                       "vllm:cache_config_info{block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_caching=\"False\","
+                       "vllm:cache_config_info{block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_caching=\"%s\","
                        "num_cpu_blocks=\"0\",num_gpu_blocks=\"%d\"} 1.0\n",
-                       m->p.block_size, m->p.kv_blocks);
+                       m->p.block_size, m->p.prefix_caching ? "True" : "False", m->p.kv_blocks);
 
   if (!rc)
     rc = counter(b, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", model,
                  (double)m->prompt_tokens_total);
+  if (!rc)
+    rc = counter(b, "vllm:prefix_cache_queries_total",
+                 "Prefix cache queries, in terms of number of queried tokens.", model,
+                 (double)m->prefix_queries_total);
+  if (!rc)
+    rc = counter(b, "vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.",
+                 model, (double)m->prefix_hits_total);
   if (!rc)
     rc = counter(b, "vllm:generation_tokens_total", "Number of generation tokens processed.", model,
                  (double)m->generation_tokens_total);

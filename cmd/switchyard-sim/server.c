@@ -71,6 +71,7 @@ typedef struct sim_http {
   sy_sim_resp_t resp;
   char id[REQUEST_ID_MAX + 16];
   int emitted; /* streamed tokens rendered so far */
+  bool started; /* entered RUNNING: cached tokens are known */
   lws_sorted_usec_list_t sul;
 } sim_http_t;
 
@@ -111,7 +112,26 @@ static void schedule(sim_http_t *h, uint64_t due_ns, uint64_t now_ns) {
   lws_sul_schedule(h->srv->ctx, 0, &h->sul, on_tick, us);
 }
 
+/* The request entered RUNNING: its cached tokens are known now. A stream's
+ * headers go out here (at once unless it queued), so they can carry
+ * x-sim-cached-tokens; events follow on the timer. */
 static void start_running(sim_http_t *h, uint64_t now_ns) {
+  h->started = true;
+  h->resp.cached_tokens = h->mreq.cached_tokens;
+  if (h->req.stream) {
+    h->status = 200;
+    h->ctype = "text/event-stream; charset=utf-8";
+    h->chunked = true;
+    lws_callback_on_writable(h->wsi);
+  }
+  if (SY_LOG_DEBUG <= sy_log_level_current) {
+    char cached[16], prompt[16], ttft[32];
+    snprintf(cached, sizeof(cached), "%d", h->mreq.cached_tokens);
+    snprintf(prompt, sizeof(prompt), "%d", h->mreq.prompt_tokens);
+    snprintf(ttft, sizeof(ttft), "%.3f", (double)(h->mreq.first_ns - h->mreq.arrive_ns) / 1e6);
+    SY_LOG(SY_LOG_DEBUG, "request running", "id", h->id, "prompt_tokens", prompt, "cached_tokens", cached,
+           "ttft_ms", ttft, NULL);
+  }
   schedule(h, sy_sim_model_token_due_ns(&h->srv->model, &h->mreq, 1), now_ns);
 }
 
@@ -214,6 +234,11 @@ static int write_headers(sim_http_t *h) {
   if (h->method != METHOD_GET && h->sha_hex[0] && add_header(wsi, "x-sim-body-sha256:", h->sha_hex, &p, end))
     return -1;
   if (h->request_id[0] && add_header(wsi, "x-sim-request-id:", h->request_id, &p, end)) return -1;
+  if (h->started) {
+    char cached[16];
+    snprintf(cached, sizeof(cached), "%d", h->resp.cached_tokens);
+    if (add_header(wsi, "x-sim-cached-tokens:", cached, &p, end)) return -1;
+  }
   return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
 }
 
@@ -345,6 +370,8 @@ static void begin_generation(sim_http_t *h) {
   h->mreq.prompt_tokens = h->req.prompt_tokens;
   h->mreq.output_tokens = n;
   h->mreq.lora = h->req.lora;
+  h->mreq.block_hashes = h->req.block_hashes;
+  h->mreq.n_block_hashes = h->req.n_block_hashes;
 
   uint64_t now = sy_now_ns();
   int rc = sy_sim_model_submit(&s->model, &h->mreq, now);
@@ -359,13 +386,6 @@ static void begin_generation(sim_http_t *h) {
   SY_LOG(SY_LOG_DEBUG, "request accepted", "id", h->id, "model", h->req.model, "state",
          rc == 1 ? "running" : "waiting", NULL);
   if (rc == 1) start_running(h, now);
-  if (h->req.stream) {
-    /* Headers go out at once, as vLLM's do; events follow on the timer. */
-    h->status = 200;
-    h->ctype = "text/event-stream; charset=utf-8";
-    h->chunked = true;
-    lws_callback_on_writable(h->wsi);
-  }
 }
 
 /* ------------------------------------------------------------- dispatch */
@@ -637,16 +657,30 @@ int sy_sim_server_new(sy_sim_server_t **out, const sy_sim_config_t *cfg) {
   s->base_seed = cfg->seed_set ? mix64(cfg->seed) : sy_rand_u64();
   atomic_init(&s->stop, 0);
   sy_sim_model_params_t mp = {
+      .latency = cfg->latency,
       .ttft_ms = cfg->ttft_ms,
       .itl_ms = cfg->itl_ms,
+      .prefill_overhead_ms = cfg->prefill_overhead_ms,
+      .prefill_ms_per_token = cfg->prefill_ms_per_token,
+      .ttft_std_ms = cfg->ttft_std_ms,
+      .itl_std_ms = cfg->itl_std_ms,
+      .itl_load_factor = cfg->itl_load_factor,
+      .lora_load_ms = cfg->lora_load_ms,
+      .serial_prefill = cfg->serial_prefill,
+      .prefix_caching = cfg->prefix_caching,
       .max_num_seqs = cfg->max_num_seqs,
       .max_queue = cfg->max_queue,
       .kv_blocks = cfg->kv_blocks,
       .block_size = cfg->block_size,
       .n_loras = cfg->n_loras,
+      .max_loras = cfg->max_loras,
+      .seed = mix64(s->base_seed ^ 0x6a69747465720000ull), /* "jitter" stream */
   };
   int rc = sy_sim_model_init(&s->model, &mp);
-  if (rc) goto fail;
+  if (rc) {
+    sy_free(s);
+    return rc;
+  }
 
   int lws_levels = LLL_ERR | LLL_WARN;
   if (cfg->verbosity >= SY_LOG_DEBUG) lws_levels |= LLL_NOTICE;
@@ -678,14 +712,12 @@ int sy_sim_server_new(sy_sim_server_t **out, const sy_sim_config_t *cfg) {
   info.timeout_secs_ah_idle = 3600;
   s->ctx = lws_create_context(&info);
   if (!s->ctx) {
-    rc = SY_EINVAL;
-    goto fail;
+    sy_sim_model_cleanup(&s->model);
+    sy_free(s);
+    return SY_EINVAL;
   }
   *out = s;
   return 0;
-fail:
-  sy_free(s);
-  return rc;
 }
 
 int sy_sim_server_run(sy_sim_server_t *s) {
@@ -709,5 +741,6 @@ void sy_sim_server_free(sy_sim_server_t *s) {
     snprintf(n, sizeof(n), "%ld", s->live);
     SY_LOG(SY_LOG_WARN, "requests still allocated at exit", "count", n, NULL);
   }
+  sy_sim_model_cleanup(&s->model);
   sy_free(s);
 }

@@ -28,12 +28,18 @@ typedef struct sy_sim_config {
   char *model;
   char *loras[SY_SIM_MAX_LORAS];
   int n_loras;
-  int max_loras; /* the max_lora label of vllm:lora_requests_info */
+  int max_loras; /* adapters loaded at once (GPU slots); the max_lora label */
   char *instance_id;
+  sy_sim_latency_t latency; /* resolved from --latency-calculator / the flags given */
   double ttft_ms, itl_ms;
+  double prefill_overhead_ms, prefill_ms_per_token;
+  double ttft_std_ms, itl_std_ms, itl_load_factor;
+  double lora_load_ms;
+  bool prefix_caching, serial_prefill;
   int max_num_seqs, max_queue;
   int output_tokens;
   int kv_blocks, block_size;
+  int chars_per_token; /* prompt bytes per token (the sim has no tokenizer) */
   long max_body_bytes;
   uint64_t seed;
   bool seed_set;
@@ -64,8 +70,10 @@ typedef struct sy_sim_request {
   bool stream;
   bool include_usage; /* stream_options.include_usage */
   int max_tokens;     /* 0 when the request did not say */
-  size_t prompt_bytes;
-  int prompt_tokens; /* >= 1: bytes/4 rounded up, or the token-id count */
+  size_t prompt_bytes; /* of the prompt text (see sy_sim_request_parse) */
+  int prompt_tokens;   /* >= 1: prompt_bytes / chars_per_token, rounded up */
+  uint64_t *block_hashes; /* chained hashes of the full blocks (owned) */
+  int n_block_hashes;
 } sy_sim_request_t;
 
 /* An error to send back: HTTP status, OpenAI error type and message. */
@@ -76,8 +84,15 @@ typedef struct sy_sim_error {
 } sy_sim_error_t;
 
 /* Parses and validates a request body for `api` against the models `c`
- * serves. 0 on success (call sy_sim_request_cleanup later); SY_EPARSE with
- * *err set (400 malformed/invalid, 404 unknown model); -ENOMEM. */
+ * serves, and hashes its prompt text into blocks of block_size ×
+ * chars_per_token bytes (sy_sim_hasher_t, seeded by the requested model or
+ * adapter name plus `cache_salt`). The prompt text: completions, the
+ * `prompt` string, or an array's strings joined with " " (as the EPP joins
+ * them), token ids contributing chars_per_token bytes each (the id's
+ * little-endian bytes, zero-padded); chat, every message's role followed by
+ * its content (string, or the text parts concatenated), in order, without
+ * separators. 0 on success (call sy_sim_request_cleanup later); SY_EPARSE
+ * with *err set (400 malformed/invalid, 404 unknown model); -ENOMEM. */
 int sy_sim_request_parse(sy_sim_request_t *r, sy_sim_api_t api, const char *body, size_t len,
                          const sy_sim_config_t *c, sy_sim_error_t *err);
 void sy_sim_request_cleanup(sy_sim_request_t *r);
@@ -97,6 +112,7 @@ typedef struct sy_sim_resp {
   uint64_t text_seed;
   int prompt_tokens;
   int completion_tokens;
+  int cached_tokens; /* usage.prompt_tokens_details.cached_tokens */
 } sy_sim_resp_t;
 
 /* Text of generated token k (1-based): a filler word, with a leading space
