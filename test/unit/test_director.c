@@ -216,6 +216,50 @@ START_TEST(test_picker_random_spreads) {
 END_TEST
 
 
+START_TEST(test_sheddable_admission) {
+  /* A world with an objective of negative priority (sheddable). */
+  char world[4096];
+  snprintf(world, sizeof(world),
+           "%s---\napiVersion: llm-d.ai/v1alpha2\nkind: InferenceObjective\nmetadata: {name: batch}\n"
+           "spec: {priority: -1, poolRef: {name: p}}\n",
+           WORLD);
+  fix_t f;
+  fix_init(&f, world, "kind: EndpointPickerConfig\nplugins: [{type: queue-scorer}, {type: utilization-detector}]\n");
+  sy_extproc_request_t r = request(&f, BODY);
+  r.objective = "batch";
+  sy_extproc_decision_t d;
+  /* never scraped → stale → saturation 1.0 → sheddable request dropped */
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 429);
+  ck_assert_str_eq(d.error_msg, "system saturated, sheddable request dropped");
+  /* priority 0 (no or unknown objective) is never shed */
+  r.objective = NULL;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  /* fresh, idle metrics: not saturated, the sheddable request is admitted */
+  sy_snapshot_t *s = sy_datastore_acquire(f.ds);
+  const sy_pool_snap_t *p = sy_snapshot_pool(s, "default", "p");
+  for (size_t i = 0; i < p->n_endpoints; i++) {
+    sy_endpoint_metrics_t m = {.update_ns = sy_now_ns(), .has_waiting = true, .has_kv = true, .waiting = 0, .kv_usage = 0.1};
+    sy_endpoint_metrics_store(p->endpoints[i].state, &m);
+  }
+  r.objective = "batch";
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  /* queues over the threshold (5): saturated again */
+  for (size_t i = 0; i < p->n_endpoints; i++) {
+    sy_endpoint_metrics_t m = {.update_ns = sy_now_ns(), .has_waiting = true, .has_kv = true, .waiting = 9, .kv_usage = 0.1};
+    sy_endpoint_metrics_store(p->endpoints[i].state, &m);
+  }
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 429);
+  sy_snapshot_release(s);
+  fix_cleanup(&f);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("director");
   TCase *tc = tcase_create("decide");
@@ -225,6 +269,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_subset_hint);
   tcase_add_test(tc, test_model_rewrite);
   tcase_add_test(tc, test_picker_random_spreads);
+  tcase_add_test(tc, test_sheddable_admission);
   suite_add_tcase(s, tc);
   return s;
 }
