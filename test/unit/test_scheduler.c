@@ -107,6 +107,35 @@ START_TEST(test_upstream_user_config) {
 }
 END_TEST
 
+START_TEST(test_llmd_example_config) {
+  /* Shaped like llm-d's shipped estimate-prefix config, with legacy params. */
+  const char *cfg =
+      "apiVersion: llm-d.ai/v1alpha1\n"
+      "kind: EndpointPickerConfig\n"
+      "plugins:\n"
+      "- type: decode-filter\n"
+      "- type: prefix-cache-scorer\n"
+      "  parameters: {hashBlockSize: 5, maxPrefixBlocksToMatch: 256, lruCapacityPerServer: 31250, matchLengthWeight: 0.0}\n"
+      "- type: load-aware-scorer\n"
+      "  parameters: {threshold: 100}\n"
+      "- type: max-score-picker\n"
+      "schedulingProfiles:\n"
+      "- name: default\n"
+      "  plugins:\n"
+      "  - pluginRef: decode-filter\n"
+      "  - pluginRef: prefix-cache-scorer\n"
+      "    weight: 1.0\n"
+      "  - pluginRef: load-aware-scorer\n"
+      "    weight: 1.0\n"
+      "  - pluginRef: max-score-picker\n";
+  sy_sched_free(load_ok(cfg));
+  /* plugins we do not implement fail clearly */
+  load_bad("kind: EndpointPickerConfig\nplugins:\n- type: precise-prefix-cache-scorer\n", 3, "not implemented by switchyard");
+  load_bad("kind: EndpointPickerConfig\nplugins:\n- type: prefix-cache-scorer\n  parameters: {matchLengthWeight: 0.5}\n", 4,
+           "not supported");
+}
+END_TEST
+
 START_TEST(test_invalid_configs) {
   load_bad("kind: EndpointPickerConfig\nplugins:\n- type: no-such-plugin\n", 3, "unknown plugin type \"no-such-plugin\"");
   load_bad("kind: EndpointPickerConfig\nplugins:\n- name: x\n", 3, "type is required");
@@ -143,6 +172,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_default_config);
   tcase_add_test(tc, test_upstream_user_config);
   tcase_add_test(tc, test_invalid_configs);
+  tcase_add_test(tc, test_llmd_example_config);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -70,6 +70,10 @@ static int parse_params(const sy_sched_plugin_args_t *args, prefix_params_t *p, 
                                      "lruCapacityPerServer",
                                      "blockSize",
                                      "prefixMatchInfoProducerName",
+                                     /* llm-d's: accepted so its configs load unchanged */
+                                     "hashBlockSize",
+                                     "matchLengthWeight",
+                                     "matchLengthScaleTokens",
                                      NULL};
   *p = (prefix_params_t){.auto_tune = true,
                          .block_size_tokens = 16,
@@ -86,7 +90,18 @@ static int parse_params(const sy_sched_plugin_args_t *args, prefix_params_t *p, 
   if (!rc) rc = sy_pp_int(args, m, "maxPrefixTokensToMatch", 0, INT32_MAX, &p->max_tokens, err);
   if (!rc) rc = sy_pp_int(args, m, "lruCapacityPerServer", 1, INT32_MAX, &p->lru_capacity, err);
   if (!rc) rc = sy_pp_str(args, m, "prefixMatchInfoProducerName", &p->producer_name, err);
+  int64_t legacy_hash_block = 0, scale_tokens = 0;
+  double match_weight = 0;
+  if (!rc) rc = sy_pp_int(args, m, "hashBlockSize", 0, INT32_MAX, &legacy_hash_block, err);
+  if (!rc) rc = sy_pp_int(args, m, "matchLengthScaleTokens", 0, INT32_MAX, &scale_tokens, err);
+  if (!rc) rc = sy_pp_double(args, m, "matchLengthWeight", 0, 1e9, &match_weight, err);
   if (rc) return rc;
+  if (match_weight != 0)
+    return sy_sched_errorf(err, sy_yaml_get(m, "matchLengthWeight"),
+                           "parameter \"matchLengthWeight\" other than 0 is not supported by switchyard");
+  if (legacy_hash_block > 0)
+    SY_LOG(SY_LOG_WARN, "legacy prefix-cache parameter hashBlockSize ignored; use blockSizeTokens", "plugin",
+           args->name ? args->name : "?", NULL);
   const char *name = args->name ? args->name : "?";
   if (!p->producer_name[0]) {
     return sy_sched_errorf(err, sy_yaml_get(m, "prefixMatchInfoProducerName"),
