@@ -454,13 +454,16 @@ static bool read_pstat(int pid, pstat_t *ps) {
   /* After ")": state(3) ppid(4) ... utime(14) stime(15). */
   unsigned long ut = 0, st = 0;
   int field = 2;
-  for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+  for (char *q = p + 1; *q && field < 15;) {
+    while (*q == ' ') q++;
+    if (!*q) break;
     field++;
-    if (field == 14) ut = strtoul(tok, NULL, 10);
-    if (field == 15) {
-      st = strtoul(tok, NULL, 10);
-      break;
-    }
+    char *end;
+    unsigned long v = strtoul(q, &end, 10);
+    if (field == 14) ut = v;
+    if (field == 15) st = v;
+    while (*end && *end != ' ') end++;
+    q = end;
   }
   ps->cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
   return true;

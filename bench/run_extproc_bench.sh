@@ -117,9 +117,12 @@ for w in $WHAT; do
       "$BENCH" --target "127.0.0.1:$PORT" --server-pid "$SPID" --concurrency 64 --threads 2 --channels 2 \
         --duration 10 --warmup 1
       wait "$PERF" || true
-      perf report -i "$DIR/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -15
+      perf report -i "$DIR/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep "%" | head -15
       perf report -i "$DIR/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
         | grep '%' | head -40
+      perf report -i "$DIR/perf.data" --no-children --dsos switchyard --sort symbol --stdio -g none 2>/dev/null \
+        | grep '%' | head -15
+      perf report -i "$DIR/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep '%'
       stop_server ;;
     *) echo "unknown: $w" >&2; exit 2 ;;
   esac

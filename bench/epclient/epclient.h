@@ -244,7 +244,9 @@ typedef struct sy_epc_event {
 /* Starts a call on `cq` (created with grpc_completion_queue_create_for_next;
  * the caller owns it). Initial metadata, the final status and a receive are
  * posted at once; the stream keeps one receive posted until the server ends
- * the stream. */
+ * the stream. Every started stream ends with exactly one DONE event (also
+ * when a batch failed to start: the call is then cancelled), after which the
+ * caller frees it. Returns non-zero only when no call could be created. */
 int sy_epc_astream_start(sy_epc_channel_t *ch, grpc_completion_queue *cq, const char *method,
                          int timeout_ms, void *user, sy_epc_astream_t **out);
 /* Queues a message (takes a reference on `payload`); one send is in flight at

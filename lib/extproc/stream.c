@@ -582,7 +582,7 @@ static void handle(sy_extproc_stream_t *s, const pb_req_t *m) {
         if (rc == SY_ETOOBIG) {
           char msg[128];
           snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", s->cfg->max_request_body);
-          send_immediate(s, 413, "BadRequest", msg);
+          send_immediate(s, 413, "PayloadTooLarge", msg);
           break;
         }
         if (rc) {

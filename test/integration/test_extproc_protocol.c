@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <grpc/grpc.h>
@@ -112,9 +113,7 @@ static void server_start(server_t *s, bool with_pool, const char *ready, bool se
   }
   if (sy_tmpdir_make("sy-extproc-test-", s->dir, sizeof(s->dir))) return;
   snprintf(s->mdir, sizeof(s->mdir), "%s/manifests", s->dir);
-  char cmd[700];
-  snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", s->mdir);
-  if (system(cmd) != 0) return;
+  if (mkdir(s->mdir, 0755) != 0) return;
   if (with_pool) write_pool(s->mdir);
   write_pods(s->mdir, ready);
 
