@@ -644,7 +644,8 @@ START_TEST(test_params) {
     /* the deprecated blockSize alone is accepted (blockSizeTokens defaults to 16) */
     expect_ok(t, "{blockSize: 64}");
     expect_ok(t, "{blockSize: 64, blockSizeTokens: 16}");
-    expect_error(t, "autoTune: true\nhashBlockSize: 5\n", "unknown parameter \"hashBlockSize\"", 2);
+    expect_ok(t, "autoTune: true\nhashBlockSize: 5\n"); /* llm-d legacy key: accepted, ignored */
+    expect_error(t, "autoTune: true\nhashBlockSizes: 5\n", "unknown parameter \"hashBlockSizes\"", 2);
     expect_error(t, "{blockSizeTokens: \"16\"}", "\"blockSizeTokens\" must be an integer", 1);
     expect_error(t, "{blockSizeTokens: 1.5}", "\"blockSizeTokens\" must be an integer", 1);
     expect_error(t, "{autoTune: 1}", "\"autoTune\" must be a boolean", 1);
