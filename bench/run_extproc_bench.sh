@@ -47,7 +47,7 @@ metadata:
   labels:
     app: vllm
 status:
-  podIP: 10.0.0.$i
+  podIP: 127.20.0.$i
   conditions:
   - type: Ready
     status: "True"

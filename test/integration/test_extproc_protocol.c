@@ -38,7 +38,7 @@
 #define NS "default"
 #define PORT "8000"
 
-static const char *const POD_IPS[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3"};
+static const char *const POD_IPS[] = {"127.20.0.1", "127.20.0.2", "127.20.0.3"};
 
 typedef struct server {
   sy_proc_t proc;
@@ -637,10 +637,10 @@ START_TEST(test_subset_hint) {
     }
   }
   /* Two of three: never the third. */
-  const char *two[] = {"10.0.0.1:8000", "10.0.0.3:8000"};
+  const char *two[] = {"127.20.0.1:8000", "127.20.0.3:8000"};
   for (int i = 0; i < 10; i++) {
     ck_assert_int_eq(post_with_subset(two, 2, true, dest, sizeof(dest), &imm), 0);
-    ck_assert_msg(strcmp(dest, "10.0.0.2:8000") != 0, "subset [.1,.3] routed to %s", dest);
+    ck_assert_msg(strcmp(dest, "127.20.0.2:8000") != 0, "subset [.1,.3] routed to %s", dest);
   }
 }
 END_TEST
@@ -651,11 +651,11 @@ START_TEST(test_subset_ip_only) {
   sy_epc_resp_t *imm = NULL;
   /* The full EPP matches on IP only (gaie §2.2): a different port still
    * selects that pod, and the destination carries the pool's targetPort. */
-  const char *otherport[] = {"10.0.0.3:9999"};
+  const char *otherport[] = {"127.20.0.3:9999"};
   int code = post_with_subset(otherport, 1, true, dest, sizeof(dest), &imm);
-  ck_assert_msg(code == 0, "subset [10.0.0.3:9999] (pod IP, other port) answered ImmediateResponse %d; the reference "
-                "EPP matches the subset on IP only and routes to 10.0.0.3:8000", code);
-  ck_assert_msg(strcmp(dest, "10.0.0.3:8000") == 0, "subset [10.0.0.3:9999] routed to %s", dest);
+  ck_assert_msg(code == 0, "subset [127.20.0.3:9999] (pod IP, other port) answered ImmediateResponse %d; the reference "
+                "EPP matches the subset on IP only and routes to 127.20.0.3:8000", code);
+  ck_assert_msg(strcmp(dest, "127.20.0.3:8000") == 0, "subset [127.20.0.3:9999] routed to %s", dest);
 }
 END_TEST
 
@@ -663,7 +663,7 @@ START_TEST(test_subset_no_match_503) {
   wait_serving();
   char dest[64];
   sy_epc_resp_t *imm = NULL;
-  const char *none[] = {"10.9.9.9:8000"};
+  const char *none[] = {"127.29.9.9:8000"};
   int code = post_with_subset(none, 1, true, dest, sizeof(dest), &imm);
   ck_assert_msg(code == 503, "subset without a pool member: got %s", code ? "another code" : dest);
   check_immediate(imm, 503,
