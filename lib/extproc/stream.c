@@ -192,6 +192,32 @@ static void send_immediate(sy_extproc_stream_t *s, int code, const char *kind, c
          kind ? kind : "", "msg", msg ? msg : "", NULL);
 }
 
+/* Emits one FULL_DUPLEX_STREAMED body mutation on the request or response
+ * side. `data` is only referenced during the call. */
+static void emit_streamed_body(sy_extproc_stream_t *s, bool request_side, const uint8_t *data, size_t len, bool eos) {
+  pb_streamed_t sr = ENVOY__SERVICE__EXT_PROC__V3__STREAMED_BODY_RESPONSE__INIT;
+  sr.body.data = (uint8_t *)data;
+  sr.body.len = len;
+  sr.end_of_stream = eos;
+  pb_bmut_t bm;
+  envoy__service__ext_proc__v3__body_mutation__init(&bm);
+  bm.mutation_case = ENVOY__SERVICE__EXT_PROC__V3__BODY_MUTATION__MUTATION_STREAMED_RESPONSE;
+  bm.streamed_response = &sr;
+  pb_common_t bc = ENVOY__SERVICE__EXT_PROC__V3__COMMON_RESPONSE__INIT;
+  bc.body_mutation = &bm;
+  pb_body_resp_t br = ENVOY__SERVICE__EXT_PROC__V3__BODY_RESPONSE__INIT;
+  br.response = &bc;
+  pb_resp_t r = ENVOY__SERVICE__EXT_PROC__V3__PROCESSING_RESPONSE__INIT;
+  if (request_side) {
+    r.response_case = PB_RESP(REQUEST_BODY);
+    r.request_body = &br;
+  } else {
+    r.response_case = PB_RESP(RESPONSE_BODY);
+    r.response_body = &br;
+  }
+  emit(s, &r);
+}
+
 /* Sends the request_headers response carrying the destination, then the body
  * (unless header-only) as streamed mutations. `body_eos` is false when the
  * request ended with trailers rather than an end-of-stream body chunk. */
@@ -238,23 +264,7 @@ static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, 
   size_t off = 0;
   do {
     size_t n = SY_MIN((size_t)SY_EXTPROC_BODY_CHUNK, d->body_len - off);
-    bool last = off + n >= d->body_len;
-    pb_streamed_t sr = ENVOY__SERVICE__EXT_PROC__V3__STREAMED_BODY_RESPONSE__INIT;
-    sr.body.data = (uint8_t *)d->body + off;
-    sr.body.len = n;
-    sr.end_of_stream = last && body_eos;
-    pb_bmut_t bm;
-    envoy__service__ext_proc__v3__body_mutation__init(&bm);
-    bm.mutation_case = ENVOY__SERVICE__EXT_PROC__V3__BODY_MUTATION__MUTATION_STREAMED_RESPONSE;
-    bm.streamed_response = &sr;
-    pb_common_t bc = ENVOY__SERVICE__EXT_PROC__V3__COMMON_RESPONSE__INIT;
-    bc.body_mutation = &bm;
-    pb_body_resp_t br = ENVOY__SERVICE__EXT_PROC__V3__BODY_RESPONSE__INIT;
-    br.response = &bc;
-    pb_resp_t r = ENVOY__SERVICE__EXT_PROC__V3__PROCESSING_RESPONSE__INIT;
-    r.response_case = PB_RESP(REQUEST_BODY);
-    r.request_body = &br;
-    emit(s, &r);
+    emit_streamed_body(s, true, (const uint8_t *)d->body + off, n, off + n >= d->body_len && body_eos);
     off += n;
   } while (off < d->body_len);
 }
@@ -523,21 +533,7 @@ static void on_response_body(sy_extproc_stream_t *s, const pb_body_t *b) {
       sy_buf_cleanup(&s->resp_body);
     }
   }
-  pb_streamed_t sr = ENVOY__SERVICE__EXT_PROC__V3__STREAMED_BODY_RESPONSE__INIT;
-  sr.body = b->body;
-  sr.end_of_stream = b->end_of_stream;
-  pb_bmut_t bm;
-  envoy__service__ext_proc__v3__body_mutation__init(&bm);
-  bm.mutation_case = ENVOY__SERVICE__EXT_PROC__V3__BODY_MUTATION__MUTATION_STREAMED_RESPONSE;
-  bm.streamed_response = &sr;
-  pb_common_t bc = ENVOY__SERVICE__EXT_PROC__V3__COMMON_RESPONSE__INIT;
-  bc.body_mutation = &bm;
-  pb_body_resp_t br = ENVOY__SERVICE__EXT_PROC__V3__BODY_RESPONSE__INIT;
-  br.response = &bc;
-  pb_resp_t r = ENVOY__SERVICE__EXT_PROC__V3__PROCESSING_RESPONSE__INIT;
-  r.response_case = PB_RESP(RESPONSE_BODY);
-  r.response_body = &br;
-  emit(s, &r);
+  emit_streamed_body(s, false, b->body.data, b->body.len, b->end_of_stream);
   if (b->end_of_stream) complete_response(s);
 }
 
