@@ -227,6 +227,8 @@ void sy_sched_free(sy_sched_t *s) {
     sy_free(s->profiles[p].scorers);
   }
   sy_free(s->profiles);
+  sy_free(s->config_text);
+  pthread_mutex_destroy(&s->recent_mu);
   sy_sched_datalayer_t *dl = &s->datalayer;
   sy_free(dl->scheme);
   sy_free(dl->path);
@@ -502,6 +504,8 @@ int sy_sched_new_from_config(sy_sched_t **out, const char *origin, const char *t
     return -ENOMEM;
   }
   s->cap_insts = cap;
+  pthread_mutex_init(&s->recent_mu, NULL);
+  s->config_text = sy_strndup(text, len);
   s->datalayer.enabled = true;
   s->datalayer.scheme = sy_strdup("http");
   s->datalayer.path = sy_strdup("/metrics");

@@ -59,8 +59,54 @@ static inline void account(inst_t *i, ext_id_t e, uint64_t t0) {
   atomic_fetch_add_explicit(&i->ns[e], sy_now_ns() - t0, memory_order_relaxed);
 }
 
+static void copy_str(char *dst, size_t cap, const char *src) {
+  size_t n = src ? strnlen(src, cap - 1) : 0;
+  memcpy(dst, src ? src : "", n);
+  dst[n] = '\0';
+}
+
+/* Appends the decision of one profile run to the recent-decisions ring. */
+static void record(sy_sched_t *s, const sy_sched_cycle_t *c, const sy_sched_profile_t *p,
+                   const sy_sched_profile_result_t *r, sy_sched_cand_t *const *v, size_t n, const double *kept,
+                   size_t n_keep) {
+  size_t pick = 0; /* index of the first pick among the filtered candidates */
+  while (pick < n && v[pick] != r->endpoints[0]) pick++;
+  if (pick == n) return;
+  sy_sched_decision_t d;
+  d.wall_time = sy_wall_time();
+  copy_str(d.request_id, sizeof(d.request_id), c->req ? c->req->request_id : NULL);
+  copy_str(d.profile, sizeof(d.profile), p->name);
+  copy_str(d.endpoint, sizeof(d.endpoint), r->endpoints[0]->ep->address);
+  d.total = r->endpoints[0]->score;
+  d.n_candidates = c->n_cands;
+  d.n_after_filters = n;
+  d.n_scorers = n_keep;
+  for (size_t k = 0; k < n_keep; k++) {
+    copy_str(d.scorer[k], sizeof(d.scorer[k]), p->scorers[k].inst->name);
+    d.weight[k] = p->scorers[k].weight;
+    d.score[k] = kept[k * n + pick];
+  }
+  pthread_mutex_lock(&s->recent_mu);
+  d.seq = ++s->recent_seq;
+  s->recent[d.seq % SY_SCHED_RECENT] = d;
+  pthread_mutex_unlock(&s->recent_mu);
+}
+
+size_t sy_sched_recent_decisions(sy_sched_t *s, sy_sched_decision_t *out, size_t max) {
+  size_t k = 0;
+  pthread_mutex_lock(&s->recent_mu);
+  for (uint64_t seq = s->recent_seq; seq > 0 && k < max && k < SY_SCHED_RECENT; seq--) {
+    const sy_sched_decision_t *d = &s->recent[seq % SY_SCHED_RECENT];
+    if (d->seq != seq) break;
+    out[k++] = *d;
+  }
+  pthread_mutex_unlock(&s->recent_mu);
+  return k;
+}
+
+const char *sy_sched_config_text(const sy_sched_t *s) { return s->config_text ? s->config_text : ""; }
+
 sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t *c, const sy_sched_profile_t *p) {
-  SY_UNUSED(s);
   if (c->n_results >= SY_SCHED_MAX_PROFILES || c->n_cands == 0) return NULL;
   sy_sched_cand_t **v = sy_arena_alloc(c->arena, sizeof(*v) * c->n_cands);
   double *scores = sy_arena_alloc(c->arena, sizeof(double) * c->n_cands);
@@ -77,6 +123,11 @@ sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t 
     account(in, EXT_FILTER, t0);
   }
   if (n == 0) return NULL;
+  /* Per-scorer clamped scores are kept (arena) so the decision can be
+   * explained afterwards. */
+  size_t n_keep = SY_MIN(p->n_scorers, (size_t)SY_SCHED_MAX_SCORERS);
+  double *kept = sy_arena_alloc(c->arena, sizeof(double) * (n_keep * n + 1));
+  if (!kept) return NULL;
   for (size_t k = 0; k < p->n_scorers; k++) {
     inst_t *in = p->scorers[k].inst;
     double w = p->scorers[k].weight;
@@ -89,6 +140,7 @@ sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t 
       if (!(x > 0)) x = 0; /* also maps NaN to 0 */
       if (x > 1) x = 1;
       v[i]->score += x * w;
+      if (k < n_keep) kept[k * n + i] = x;
     }
   }
   sy_sched_profile_result_t *r = &c->results[c->n_results];
@@ -100,6 +152,7 @@ sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t 
   if (r->n == 0) return NULL;
   if (r->n > SY_SCHED_MAX_RESULT) r->n = SY_SCHED_MAX_RESULT;
   c->n_results++;
+  record(s, c, p, r, v, n, kept, n_keep);
   return r;
 }
 

@@ -245,6 +245,30 @@ typedef struct sy_sched_datalayer {
 
 const sy_sched_datalayer_t *sy_sched_datalayer(const sy_sched_t *s);
 
+/* Recent decisions, for the debug API: why an endpoint won. A bounded ring
+ * (SY_SCHED_RECENT entries) filled by every successful profile run. */
+#define SY_SCHED_RECENT 64
+#define SY_SCHED_MAX_SCORERS 8
+typedef struct sy_sched_decision {
+  uint64_t seq;          /* increasing; 0 = empty slot */
+  double wall_time;      /* seconds since the epoch */
+  char request_id[64];
+  char profile[32];
+  char endpoint[64];     /* address of the first pick */
+  double total;          /* weighted total of the pick */
+  size_t n_candidates, n_after_filters;
+  size_t n_scorers;
+  char scorer[SY_SCHED_MAX_SCORERS][48]; /* instance names */
+  double weight[SY_SCHED_MAX_SCORERS];
+  double score[SY_SCHED_MAX_SCORERS];    /* the pick's clamped score per scorer */
+} sy_sched_decision_t;
+
+/* Copies up to `max` most recent decisions, newest first; returns how many. */
+size_t sy_sched_recent_decisions(sy_sched_t *s, sy_sched_decision_t *out, size_t max);
+
+/* The configuration text the scheduler was built from (for /debug/config). */
+const char *sy_sched_config_text(const sy_sched_t *s);
+
 /* The built-in default EndpointPickerConfig text (for docs and tests). */
 extern const char sy_sched_default_config[];
 

@@ -2,6 +2,7 @@
 #ifndef SY_SCHEDULER_INT_H
 #define SY_SCHEDULER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "scheduler.h"
@@ -39,6 +40,11 @@ struct sy_sched {
   inst_t *detector;
   int next_slot;
   sy_sched_datalayer_t datalayer;
+  char *config_text;
+  /* recent decisions ring */
+  pthread_mutex_t recent_mu;
+  sy_sched_decision_t recent[SY_SCHED_RECENT];
+  uint64_t recent_seq;
 };
 
 /* Adds an instance (name and type copied/borrowed); returns it or NULL. */

@@ -100,6 +100,20 @@ START_TEST(test_routes_and_accounts) {
   for (size_t i = 0; i < p->n_endpoints; i++) ck_assert_int_eq(atomic_load(&p->endpoints[i].state->in_flight), 1);
   for (int i = 0; i < 3; i++) sy_director_ops.finish(f.dir, d[i].handle, 200, NULL);
   for (size_t i = 0; i < p->n_endpoints; i++) ck_assert_int_eq(atomic_load(&p->endpoints[i].state->in_flight), 0);
+  /* the decisions are explained, newest first */
+  sy_sched_decision_t rec[8];
+  ck_assert_uint_eq(sy_sched_recent_decisions(f.sched, rec, 8), 3);
+  ck_assert_str_eq(rec[0].endpoint, d[2].destination);
+  ck_assert_str_eq(rec[2].endpoint, d[0].destination);
+  ck_assert_uint_gt(rec[0].seq, rec[1].seq);
+  ck_assert_str_eq(rec[0].request_id, "id-1");
+  ck_assert_str_eq(rec[0].profile, "default");
+  ck_assert_uint_eq(rec[0].n_candidates, 3);
+  ck_assert_uint_eq(rec[0].n_scorers, 1);
+  ck_assert_str_eq(rec[0].scorer[0], "active-request-scorer");
+  /* the third request saw in-flight 1,1,0: the idle endpoint scored 1.0 */
+  ck_assert(rec[0].score[0] == 1.0);
+  ck_assert(rec[0].total == 1.0);
   sy_snapshot_release(s);
   fix_cleanup(&f);
 }
