@@ -52,6 +52,8 @@ typedef struct sy_endpoint_state {
   atomic_int in_flight;              /* requests routed here, response not finished */
   atomic_long in_flight_tokens;      /* estimated prompt tokens of those requests */
   atomic_uint_fast64_t picked;       /* total times picked */
+  atomic_uint_fast64_t prefix_milli; /* Σ prefix hit ratio × 1000 of requests picked here */
+  atomic_uint_fast64_t prefix_samples; /* requests with a known prefix match */
   atomic_uint metrics_seq;           /* odd while the writer is copying */
   sy_endpoint_metrics_t metrics;
 } sy_endpoint_state_t;

@@ -211,6 +211,11 @@ static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decisio
   atomic_fetch_add_explicit(&h->state->in_flight, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->in_flight_tokens, h->tokens, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->picked, 1, memory_order_relaxed);
+  if (res.prefix_known) {
+    atomic_fetch_add_explicit(&h->state->prefix_milli, (uint64_t)(res.prefix_hit_ratio * 1000.0 + 0.5),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->state->prefix_samples, 1, memory_order_relaxed);
+  }
   out->handle = h;
   SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", d->pool_name, "model", oreq.model,
          "endpoint", out->destination, NULL);

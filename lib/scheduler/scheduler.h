@@ -77,6 +77,10 @@ typedef struct sy_sched_result {
   sy_sched_header_t headers[SY_SCHED_MAX_HEADERS]; /* e.g. x-prefiller-host-port */
   size_t n_headers;
   long prompt_tokens_estimate; /* for in-flight token accounting */
+  /* Set by a prefix producer: the primary pick's match (for metrics). */
+  bool prefix_known;
+  double prefix_hit_ratio; /* matched blocks / hashed blocks, 0..1 */
+  long prefix_hit_bytes;   /* matched blocks × block size × 4 characters */
 } sy_sched_result_t;
 
 /* Per-request scheduling state, allocated from the request's arena. */

@@ -220,6 +220,12 @@ static void producer_pre_request(void *state, sy_sched_cycle_t *c) {
     }
   }
   if (!primary) return;
+  if (c->out) {
+    double matched = primary->slot[st->slot];
+    c->out->prefix_known = true;
+    c->out->prefix_hit_ratio = matched / (double)d->n;
+    c->out->prefix_hit_bytes = (long)matched * d->block_tokens * 4;
+  }
   sy_pfx_target_t t[2];
   size_t nt = 0;
   t[nt++] = (sy_pfx_target_t){primary->ep->address, capacity_for(st, primary)};
