@@ -7,6 +7,8 @@
 #include "openai.h"
 
 struct sy_director {
+  atomic_uint_fast64_t decisions, completed;
+  atomic_uint_fast64_t err[6]; /* 400 413 429 500 503 other */
   char *pool_name;
   char *pool_namespace;
   sy_datastore_t *ds;
@@ -40,6 +42,27 @@ void sy_director_free(sy_director_t *d) {
   sy_free(d->pool_name);
   sy_free(d->pool_namespace);
   sy_free(d);
+}
+
+void sy_director_stats(const sy_director_t *d, sy_director_stats_t *o) {
+  o->decisions = atomic_load(&d->decisions);
+  o->completed = atomic_load(&d->completed);
+  o->errors_400 = atomic_load(&d->err[0]);
+  o->errors_413 = atomic_load(&d->err[1]);
+  o->errors_429 = atomic_load(&d->err[2]);
+  o->errors_500 = atomic_load(&d->err[3]);
+  o->errors_503 = atomic_load(&d->err[4]);
+  o->errors_other = atomic_load(&d->err[5]);
+}
+
+static void count_outcome(sy_director_t *d, const sy_extproc_decision_t *out, int rc) {
+  int code = rc ? 500 : out->http_status;
+  if (code == 0) {
+    atomic_fetch_add_explicit(&d->decisions, 1, memory_order_relaxed);
+    return;
+  }
+  int i = code == 400 ? 0 : code == 413 ? 1 : code == 429 ? 2 : code == 500 ? 3 : code == 503 ? 4 : 5;
+  atomic_fetch_add_explicit(&d->err[i], 1, memory_order_relaxed);
 }
 
 static void fail(sy_extproc_decision_t *out, int status, const char *kind, const char *msg) {
@@ -81,8 +104,16 @@ static const char *join_destination(sy_arena_t *a, const sy_sched_result_t *r) {
   return s;
 }
 
+static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out);
+
 static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
   sy_director_t *d = ctx;
+  int rc = decide_inner(d, req, out);
+  count_outcome(d, out, rc);
+  return rc;
+}
+
+static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
   sy_arena_t *a = req->arena;
   char errbuf[256];
   sy_openai_request_t oreq;
@@ -228,6 +259,7 @@ static void finish(void *ctx, void *handle, int response_status, const sy_extpro
   sy_director_t *d = ctx;
   handle_t *h = handle;
   if (!h || !h->state) return;
+  atomic_fetch_add_explicit(&d->completed, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&h->state->in_flight, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&h->state->in_flight_tokens, h->tokens, memory_order_relaxed);
   sy_sched_completion_t done = {.state = h->state,

@@ -27,6 +27,14 @@ typedef struct sy_director sy_director_t;
 int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, sy_sched_t *sched);
 void sy_director_free(sy_director_t *d);
 
+/* Counters since start (any thread). */
+typedef struct sy_director_stats {
+  uint64_t decisions;      /* requests routed */
+  uint64_t errors_400, errors_413, errors_429, errors_500, errors_503, errors_other;
+  uint64_t completed;      /* routed requests whose stream ended */
+} sy_director_stats_t;
+void sy_director_stats(const sy_director_t *d, sy_director_stats_t *out);
+
 /* The ops table to hand to extproc, with the director as ctx. */
 extern const sy_extproc_director_ops_t sy_director_ops;
 

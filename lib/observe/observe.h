@@ -1,0 +1,41 @@
+/*
+ * observe — read-only views of the running router for operators: the debug
+ * JSON documents (/debug/pools, /debug/endpoints, /debug/config,
+ * /debug/decisions, /debug/routes) and the live dashboard frame.
+ *
+ * Everything is read from immutable snapshots, endpoint-state atomics and
+ * the scheduler's decision ring: rendering never blocks the hot path.
+ * Functions are called from the admin thread (one at a time).
+ */
+#ifndef SY_OBSERVE_H
+#define SY_OBSERVE_H
+
+#include "core.h"
+#include "datastore.h"
+#include "director.h"
+#include "scheduler.h"
+
+typedef struct sy_observe_config {
+  sy_datastore_t *ds;        /* borrowed */
+  sy_sched_t *sched;         /* borrowed */
+  const sy_director_t *dir;  /* borrowed; may be NULL */
+  uint64_t stale_after_ns;   /* metrics older than this are "stale" (2 s, as --metrics-staleness-threshold) */
+} sy_observe_config_t;
+
+typedef struct sy_observe sy_observe_t;
+
+int sy_observe_new(sy_observe_t **out, const sy_observe_config_t *cfg);
+void sy_observe_free(sy_observe_t *o);
+
+/* Appends the JSON document `what` ("pools", "endpoints", "config",
+ * "decisions", "routes") to out. 0, SY_ENOTFOUND (unknown what),
+ * SY_ETOOBIG / -ENOMEM (buffer). */
+int sy_observe_debug_json(sy_observe_t *o, const char *what, sy_buf_t *out);
+
+/* Appends one live dashboard frame (JSON; schema in lib/admin/README.md). */
+int sy_observe_live_json(sy_observe_t *o, sy_buf_t *out);
+
+/* Appends a JSON string literal for s (escaped), for other renderers. */
+int sy_observe_json_str(sy_buf_t *out, const char *s);
+
+#endif
