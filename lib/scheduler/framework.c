@@ -163,6 +163,9 @@ static sy_sched_cand_t *fill_cands(sy_arena_t *arena, const sy_endpoint_t *const
     sy_sched_cand_t *c = &cands[i];
     c->ep = eps[i];
     sy_endpoint_metrics_load(eps[i]->state, &c->m);
+    /* The scraped queue plus what we sent since that scrape (see datastore.h). */
+    if (c->m.has_waiting)
+      c->m.waiting += atomic_load_explicit(&eps[i]->state->dispatched_since_scrape, memory_order_relaxed);
     c->in_flight = atomic_load_explicit(&eps[i]->state->in_flight, memory_order_relaxed);
     c->in_flight_tokens = atomic_load_explicit(&eps[i]->state->in_flight_tokens, memory_order_relaxed);
     c->score = 0;

@@ -274,6 +274,36 @@ START_TEST(test_sheddable_admission) {
 }
 END_TEST
 
+START_TEST(test_burst_between_scrapes_spreads) {
+  /* Default profile; fresh metrics with equal (empty) queues and different
+   * KV use. Without counting what was dispatched since the scrape, every
+   * request of a burst would go to the lowest-KV endpoint. */
+  fix_t f;
+  fix_init(&f, WORLD, sy_sched_default_config);
+  sy_snapshot_t *s = sy_datastore_acquire(f.ds);
+  const sy_pool_snap_t *p = sy_snapshot_pool(s, "default", "p");
+  for (size_t i = 0; i < p->n_endpoints; i++) {
+    sy_endpoint_metrics_t m = {.update_ns = sy_now_ns(), .has_waiting = true, .has_kv = true, .has_running = true,
+                               .waiting = 0, .kv_usage = 0.1 * (double)(i + 1)};
+    sy_endpoint_metrics_store(p->endpoints[i].state, &m);
+  }
+  sy_extproc_request_t r = request(&f, BODY);
+  int counts[3] = {0};
+  sy_extproc_decision_t d[30];
+  for (int i = 0; i < 30; i++) {
+    ck_assert_int_eq(decide(&f, &r, &d[i]), 0);
+    ck_assert_int_eq(d[i].http_status, 0);
+    counts[d[i].destination[7] - '1']++;
+  }
+  for (int i = 0; i < 3; i++) ck_assert_msg(counts[i] >= 5, "endpoint %d got %d of 30", i, counts[i]);
+  for (int i = 0; i < 30; i++) sy_director_ops.finish(f.dir, d[i].handle, 200, NULL);
+  /* fresh metrics reset the correction */
+  ck_assert_int_gt(atomic_load(&p->endpoints[0].state->dispatched_since_scrape), 0);
+  sy_snapshot_release(s);
+  fix_cleanup(&f);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("director");
   TCase *tc = tcase_create("decide");
@@ -284,6 +314,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_model_rewrite);
   tcase_add_test(tc, test_picker_random_spreads);
   tcase_add_test(tc, test_sheddable_admission);
+  tcase_add_test(tc, test_burst_between_scrapes_spreads);
   suite_add_tcase(s, tc);
   return s;
 }
