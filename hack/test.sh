@@ -65,6 +65,8 @@ export SY_E2E_REQUIRE=1
 
 stage "install deps" "$SY_ROOT/hack/install-deps.sh" || true
 stage "fetch envoy" "$SY_ROOT/hack/envoy.sh" >/dev/null || true
+stage "browser deps" "$SY_ROOT/hack/browser-deps.sh" || true
+stage "build promcheck" "$SY_ROOT/hack/promcheck.sh" >/dev/null || true
 stage "checksrc" "$SY_ROOT/hack/checksrc" || true
 
 if stage "build $B/ (werror)" configure_build "$B" -DSY_WERROR=ON; then

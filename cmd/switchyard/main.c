@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "controller.h"
 #include "datalayer.h"
 #include "core.h"
@@ -18,21 +19,28 @@
 #include "director.h"
 #include "extproc.h"
 #include "flags.h"
+#include "metrics.h"
+#include "observe.h"
 #include "scheduler.h"
 #include "source.h"
 
 #define SY_VERSION "0.1.0"
 
 typedef struct options {
-  long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body, refresh_ms;
+  long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body, refresh_ms, metrics_port;
   bool secure, health_checking, disable_subset, help, version;
   const char *cert_path, *pool_name, *pool_namespace, *pool_group, *manifests, *picker, *log_format, *listen;
-  const char *config_file, *config_text;
+  const char *config_file, *config_text, *metrics_token;
 } options_t;
 
 static const sy_flag_t FLAGS[] = {
-    {"grpc-port", SY_FLAG_INT, offsetof(options_t, grpc_port), "9002", "port of the ext_proc gRPC server"},
-    {"grpc-health-port", SY_FLAG_INT, offsetof(options_t, health_port), "9003", "port of the gRPC health server"},
+    {"grpc-port", SY_FLAG_INT, offsetof(options_t, grpc_port), "9002", "port of the ext_proc gRPC server (0 = any free port)"},
+    {"grpc-health-port", SY_FLAG_INT, offsetof(options_t, health_port), "9003",
+     "port of the gRPC health server (0 = any free port)"},
+    {"metrics-port", SY_FLAG_INT, offsetof(options_t, metrics_port), "9090",
+     "port of the admin HTTP server: /metrics, /healthz, /readyz, /debug/*, the dashboard (0 = off)"},
+    {"metrics-bearer-token", SY_FLAG_STR, offsetof(options_t, metrics_token), "",
+     "if set, /metrics, /debug/* and the dashboard's live feed require 'Authorization: Bearer <token>'"},
     {"listen-address", SY_FLAG_STR, offsetof(options_t, listen), "0.0.0.0", "address both gRPC servers bind"},
     {"secure-serving", SY_FLAG_BOOL, offsetof(options_t, secure), "true",
      "serve ext_proc over TLS (self-signed unless --cert-path)"},
@@ -70,7 +78,16 @@ typedef struct app {
   sy_datastore_t *ds;
   sy_controller_t *ctrl;
   sy_datalayer_t *dl;
+  sy_metrics_registry_t *metrics;
+  sy_observe_t *observe;
 } app_t;
+
+static int admin_metrics(void *ctx, sy_buf_t *out) { return sy_metrics_render(((app_t *)ctx)->metrics, out); }
+static bool admin_ready(void *ctx);
+static int admin_debug(void *ctx, const char *what, sy_buf_t *out) {
+  return sy_observe_debug_json(((app_t *)ctx)->observe, what, out);
+}
+static int admin_live(void *ctx, sy_buf_t *out) { return sy_observe_live_json(((app_t *)ctx)->observe, out); }
 
 static void on_publish(void *ctx, const sy_snapshot_t *snap) {
   app_t *app = ctx;
@@ -195,6 +212,8 @@ static bool is_ready(void *ctx, bool liveness) {
   return sy_controller_synced(app->ctrl);
 }
 
+static bool admin_ready(void *ctx) { return is_ready(ctx, false); }
+
 int main(int argc, char **argv) {
   options_t o;
   memset(&o, 0, sizeof(o));
@@ -240,8 +259,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "switchyard: --config-file, --config-text and --picker are mutually exclusive\n");
     return 2;
   }
-  if (o.grpc_port < 1 || o.grpc_port > 65535 || o.health_port < 1 || o.health_port > 65535 || o.workers < 1 ||
-      o.workers > 64 || o.max_body < 1 || o.poll_ms < 10 || o.drain_s < 0 || o.refresh_ms < 1 ||
+  if (o.grpc_port < 0 || o.grpc_port > 65535 || o.health_port < 0 || o.health_port > 65535 || o.workers < 1 ||
+      o.workers > 64 || o.metrics_port < 0 || o.metrics_port > 65535 || o.max_body < 1 || o.poll_ms < 10 || o.drain_s < 0 || o.refresh_ms < 1 ||
       o.refresh_ms > 3600000) {
     fprintf(stderr, "switchyard: a numeric flag is out of range (see --help)\n");
     return 2;
@@ -261,6 +280,7 @@ int main(int argc, char **argv) {
   sy_director_t *dir = NULL;
   sy_manifests_watch_t *watch = NULL;
   sy_extproc_server_t *srv = NULL;
+  sy_admin_t *admin = NULL;
   int exit_code = 1;
 
   if (load_scheduler(&o, &sched) != 0) goto out;
@@ -269,8 +289,15 @@ int main(int argc, char **argv) {
   sy_controller_config_t ccfg = {
       .pool_name = o.pool_name, .pool_namespace = o.pool_namespace, .on_publish = on_publish, .on_publish_ctx = &app};
   if (sy_controller_new(&app.ctrl, app.ds, &ccfg) != 0) goto out;
-  sy_director_config_t dcfg = {.pool_name = o.pool_name, .pool_namespace = o.pool_namespace};
+  sy_observe_config_t ocfg = {.ds = app.ds, .sched = sched};
+  app.metrics = sy_metrics_registry_new();
+  if (!app.metrics || sy_observe_new(&app.observe, &ocfg) != 0 ||
+      sy_observe_metrics_register(app.observe, app.metrics, SY_VERSION) != 0)
+    goto out;
+  sy_director_config_t dcfg = {
+      .pool_name = o.pool_name, .pool_namespace = o.pool_namespace, .hooks = sy_observe_director_hooks(app.observe)};
   if (sy_director_new(&dir, &dcfg, app.ds, sched) != 0) goto out;
+  sy_observe_set_director(app.observe, dir);
 
   sy_source_error_t serr;
   memset(&serr, 0, sizeof(serr));
@@ -303,9 +330,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "switchyard: %s\n", err[0] ? err : sy_strerror(rc));
     goto out;
   }
+  if (o.metrics_port > 0) {
+    sy_admin_config_t acfg = {.listen_host = o.listen,
+                              .port = (int)o.metrics_port,
+                              .bearer_token = o.metrics_token[0] ? o.metrics_token : NULL,
+                              .live_interval_ms = 500};
+    sy_admin_providers_t prov = {.metrics = admin_metrics,
+                                 .ready = admin_ready,
+                                 .debug_json = admin_debug,
+                                 .live_json = admin_live,
+                                 .ctx = &app};
+    err[0] = '\0';
+    if (sy_admin_start(&admin, &acfg, &prov, err, sizeof(err)) != 0) {
+      fprintf(stderr, "switchyard: --metrics-port %ld: %s\n", o.metrics_port, err);
+      goto out;
+    }
+  }
   char ports[64];
-  snprintf(ports, sizeof(ports), "%ld/%ld", o.grpc_port, o.health_port);
-  SY_LOG(SY_LOG_INFO, "switchyard ready", "version", SY_VERSION, "grpc_and_health_ports", ports, "tls",
+  snprintf(ports, sizeof(ports), "%ld/%ld/%ld", o.grpc_port, o.health_port, o.metrics_port);
+  SY_LOG(SY_LOG_INFO, "switchyard ready", "version", SY_VERSION, "grpc_health_metrics_ports", ports, "tls",
          o.secure ? "true" : "false", "pool", o.pool_name, "namespace", o.pool_namespace, "manifests", o.manifests, NULL);
 
   int sig = 0;
@@ -314,12 +357,15 @@ int main(int argc, char **argv) {
   exit_code = 0;
 out:
   sy_extproc_server_stop(srv, (unsigned)o.drain_s * 1000u);
+  sy_admin_stop(admin);
   sy_manifests_watch_stop(watch);
   sy_datalayer_stop(app.dl);
   sy_director_free(dir);
   sy_controller_free(app.ctrl);
   sy_sched_free(sched);
   sy_datastore_free(app.ds);
+  sy_observe_free(app.observe);
+  sy_metrics_registry_free(app.metrics);
   if (exit_code == 0) SY_LOG(SY_LOG_INFO, "stopped", NULL);
   return exit_code;
 }

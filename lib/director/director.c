@@ -7,6 +7,7 @@
 #include "openai.h"
 
 struct sy_director {
+  sy_director_hooks_t hooks;
   atomic_uint_fast64_t decisions, completed;
   atomic_uint_fast64_t err[6]; /* 400 413 429 500 503 other */
   char *pool_name;
@@ -20,6 +21,8 @@ struct sy_director {
 typedef struct handle {
   sy_endpoint_state_t *state;
   long tokens; /* added to in_flight_tokens */
+  uint64_t start_ns;
+  const char *model, *target_model; /* in the stream's arena (alive until finish) */
 } handle_t;
 
 int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, sy_sched_t *sched) {
@@ -29,6 +32,7 @@ int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_dat
   d->pool_namespace = sy_strdup(cfg->pool_namespace ? cfg->pool_namespace : "default");
   d->ds = ds;
   d->sched = sched;
+  d->hooks = cfg->hooks;
   if (!d->pool_name || !d->pool_namespace) {
     sy_director_free(d);
     return -ENOMEM;
@@ -104,16 +108,27 @@ static const char *join_destination(sy_arena_t *a, const sy_sched_result_t *r) {
   return s;
 }
 
-static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out);
+static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
+                        sy_director_event_t *ev);
 
 static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
   sy_director_t *d = ctx;
-  int rc = decide_inner(d, req, out);
+  sy_director_event_t ev;
+  memset(&ev, 0, sizeof(ev));
+  ev.model = ev.target_model = "";
+  int rc = decide_inner(d, req, out, &ev);
   count_outcome(d, out, rc);
+  if (d->hooks.decided) {
+    ev.status = rc ? 500 : out->http_status;
+    ev.error_kind = rc ? "Internal" : out->error_kind;
+    ev.request_bytes = req->body_len;
+    d->hooks.decided(d->hooks.ctx, &ev);
+  }
   return rc;
 }
 
-static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
+static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
+                        sy_director_event_t *ev) {
   sy_arena_t *a = req->arena;
   char errbuf[256];
   sy_openai_request_t oreq;
@@ -128,6 +143,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
       return 0;
     }
     if (rc) return rc;
+    ev->model = ev->target_model = oreq.model;
     out->stream = oreq.stream;
     out->body = req->body;
     out->body_len = req->body_len;
@@ -139,6 +155,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
       out->body = nb;
       out->body_len = nlen;
       oreq.model = (char *)req->model_rewrite;
+      ev->target_model = oreq.model;
     }
   }
 
@@ -184,6 +201,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
    * (priority < 0) are checked, and dropped with 429 when the pool is
    * saturated. */
   int priority = sy_pool_objective_priority(pool, req->objective);
+  ev->priority = priority;
   uint64_t now = sy_now_ns();
   if (priority < 0 && sy_sched_saturation(d->sched, a, now, cands, n) >= 1.0) {
     fail(out, 429, "ResourceExhausted", "system saturated, sheddable request dropped");
@@ -209,6 +227,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
                              .n_headers = req->n_headers};
   sy_sched_result_t res;
   rc = sy_sched_schedule(d->sched, a, now, &sreq, cands, n, &res);
+  ev->schedule_seconds = (double)(sy_now_ns() - now) / 1e9;
   if (rc == SY_ENOTFOUND) {
     rc = 0;
     fail(out, 429, "ResourceExhausted", "failed to find target endpoint");
@@ -239,6 +258,13 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
   const sy_endpoint_t *primary = res.endpoints[0];
   h->state = sy_endpoint_state_ref(primary->state);
   h->tokens = res.prompt_tokens_estimate;
+  h->start_ns = now;
+  h->model = ev->model;
+  h->target_model = ev->target_model;
+  ev->endpoint = primary;
+  ev->prefix_known = res.prefix_known;
+  ev->prefix_hit_ratio = res.prefix_hit_ratio;
+  ev->prefix_hit_bytes = res.prefix_hit_bytes;
   atomic_fetch_add_explicit(&h->state->in_flight, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->in_flight_tokens, h->tokens, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->picked, 1, memory_order_relaxed);
@@ -268,6 +294,18 @@ static void finish(void *ctx, void *handle, int response_status, const sy_extpro
                                 .prompt_tokens = usage && usage->found ? usage->prompt_tokens : h->tokens,
                                 .completion_tokens = usage && usage->found ? usage->completion_tokens : 0};
   sy_sched_complete(d->sched, &done);
+  if (d->hooks.done) {
+    sy_director_done_t dn = {.model = h->model,
+                             .target_model = h->target_model,
+                             .duration_seconds = (double)(sy_now_ns() - h->start_ns) / 1e9,
+                             .status = response_status,
+                             .usage_found = usage && usage->found,
+                             .prompt_tokens = usage ? usage->prompt_tokens : 0,
+                             .completion_tokens = usage ? usage->completion_tokens : 0,
+                             .cached_tokens = usage ? usage->cached_tokens : 0,
+                             .response_bytes = usage ? usage->response_bytes : 0};
+    d->hooks.done(d->hooks.ctx, &dn);
+  }
   sy_endpoint_state_unref(h->state);
   h->state = NULL;
 }

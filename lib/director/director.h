@@ -16,9 +16,43 @@
 #include "extproc.h"
 #include "scheduler.h"
 
+/* What the director reports about each request, for metrics. Strings are
+ * valid during the call only. Hooks run on ext_proc worker threads and must
+ * not block. */
+typedef struct sy_director_event {
+  const char *model;        /* as requested ("" when unknown) */
+  const char *target_model; /* after rewrite */
+  int priority;
+  int status;               /* 0 = routed, else the ImmediateResponse code */
+  const char *error_kind;   /* "BadRequest", ... when status != 0 */
+  size_t request_bytes;
+  /* routed requests only: */
+  const sy_endpoint_t *endpoint;
+  double schedule_seconds;  /* sy_sched_schedule wall time */
+  bool prefix_known;
+  double prefix_hit_ratio;
+  long prefix_hit_bytes;
+} sy_director_event_t;
+
+typedef struct sy_director_done {
+  const char *model, *target_model;
+  double duration_seconds;  /* decision to end of response */
+  int status;               /* response HTTP status, 0 if unknown */
+  bool usage_found;
+  long prompt_tokens, completion_tokens, cached_tokens;
+  size_t response_bytes;
+} sy_director_done_t;
+
+typedef struct sy_director_hooks {
+  void (*decided)(void *ctx, const sy_director_event_t *ev);
+  void (*done)(void *ctx, const sy_director_done_t *ev);
+  void *ctx;
+} sy_director_hooks_t;
+
 typedef struct sy_director_config {
   const char *pool_name;      /* copied */
   const char *pool_namespace; /* copied */
+  sy_director_hooks_t hooks;  /* optional */
 } sy_director_config_t;
 
 typedef struct sy_director sy_director_t;

@@ -84,6 +84,7 @@ typedef struct sy_extproc_decision {
 typedef struct sy_extproc_usage {
   bool found;
   long prompt_tokens, completion_tokens, total_tokens, cached_tokens;
+  size_t response_bytes; /* response body bytes seen (always set) */
 } sy_extproc_usage_t;
 
 typedef struct sy_extproc_director_ops {
@@ -93,7 +94,8 @@ typedef struct sy_extproc_director_ops {
   int (*decide)(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out);
   /* The stream is over (response finished, error, or cancelled): release
    * whatever decide() took (in-flight counts). Called exactly once for every
-   * decision that returned a non-NULL handle. `usage` may be NULL. */
+   * decision that returned a non-NULL handle. `usage` may be NULL (no
+   * response seen). */
   void (*finish)(void *ctx, void *handle, int response_status, const sy_extproc_usage_t *usage);
 } sy_extproc_director_ops_t;
 

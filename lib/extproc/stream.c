@@ -60,6 +60,7 @@ struct sy_extproc_stream {
   bool response_sse;
   bool response_stream;
   sy_buf_t resp_body; /* bounded copy of a non-streamed response for usage */
+  size_t resp_bytes;
   bool resp_body_truncated;
   sy_openai_sse_t sse;
   bool sse_active;
@@ -514,6 +515,7 @@ static void complete_response(sy_extproc_stream_t *s) {
   } else if (s->resp_body.len && !s->resp_body_truncated) {
     sy_openai_usage_from_json(s->resp_body.data, s->resp_body.len, &u);
   }
+  usage.response_bytes = s->resp_bytes;
   usage.found = u.found;
   usage.prompt_tokens = u.prompt_tokens;
   usage.completion_tokens = u.completion_tokens;
@@ -525,6 +527,7 @@ static void complete_response(sy_extproc_stream_t *s) {
 static void on_response_body(sy_extproc_stream_t *s, const pb_body_t *b) {
   const char *data = (const char *)b->body.data;
   size_t len = b->body.len;
+  s->resp_bytes += len;
   if (len) {
     if (s->sse_active) {
       sy_openai_sse_feed(&s->sse, data, len);

@@ -1,17 +1,9 @@
-#include "observe.h"
-
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-struct sy_observe {
-  sy_observe_config_t cfg;
-  /* decisions/s: previous sample (admin thread only) */
-  uint64_t last_decisions;
-  uint64_t last_ns;
-  double rate;
-};
+#include "observe_int.h"
 
 int sy_observe_new(sy_observe_t **out, const sy_observe_config_t *cfg) {
   sy_observe_t *o = sy_calloc(1, sizeof(*o));
@@ -23,6 +15,8 @@ int sy_observe_new(sy_observe_t **out, const sy_observe_config_t *cfg) {
 }
 
 void sy_observe_free(sy_observe_t *o) { sy_free(o); }
+
+void sy_observe_set_director(sy_observe_t *o, const sy_director_t *dir) { o->cfg.dir = dir; }
 
 int sy_observe_json_str(sy_buf_t *b, const char *s) {
   int rc = sy_buf_append(b, "\"", 1);

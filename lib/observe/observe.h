@@ -13,6 +13,7 @@
 #include "core.h"
 #include "datastore.h"
 #include "director.h"
+#include "metrics.h"
 #include "scheduler.h"
 
 typedef struct sy_observe_config {
@@ -25,6 +26,9 @@ typedef struct sy_observe_config {
 typedef struct sy_observe sy_observe_t;
 
 int sy_observe_new(sy_observe_t **out, const sy_observe_config_t *cfg);
+/* Sets the director whose counters the live frame shows (created after the
+ * observer, since the director takes the observer's hooks). */
+void sy_observe_set_director(sy_observe_t *o, const sy_director_t *dir);
 void sy_observe_free(sy_observe_t *o);
 
 /* Appends the JSON document `what` ("pools", "endpoints", "config",
@@ -34,6 +38,12 @@ int sy_observe_debug_json(sy_observe_t *o, const char *what, sy_buf_t *out);
 
 /* Appends one live dashboard frame (JSON; schema in lib/admin/README.md). */
 int sy_observe_live_json(sy_observe_t *o, sy_buf_t *out);
+
+/* Registers upstream's EPP metric families and collectors in `reg` and
+ * attaches the scheduler's per-call observer. Start-up thread, once. */
+int sy_observe_metrics_register(sy_observe_t *o, sy_metrics_registry_t *reg, const char *version);
+/* Hooks to pass in sy_director_config_t so request metrics are recorded. */
+sy_director_hooks_t sy_observe_director_hooks(sy_observe_t *o);
 
 /* Appends a JSON string literal for s (escaped), for other renderers. */
 int sy_observe_json_str(sy_buf_t *out, const char *s);

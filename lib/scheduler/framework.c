@@ -54,9 +54,18 @@ const sy_sched_profile_t *sy_sched_profile_by_name(const sy_sched_t *s, const ch
 const char *sy_sched_profile_name(const sy_sched_profile_t *p) { return p->name; }
 const sy_sched_datalayer_t *sy_sched_datalayer(const sy_sched_t *s) { return &s->datalayer; }
 
-static inline void account(inst_t *i, ext_id_t e, uint64_t t0) {
+void sy_sched_set_observer(sy_sched_t *s, sy_sched_observer_fn fn, void *ctx) {
+  s->observer = fn;
+  s->observer_ctx = ctx;
+}
+
+static const char *const EXT_POINT[EXT_N] = {"Filter", "Scorer", "Picker", "PrepareData", "PreRequest", "ProfilePicker"};
+
+static inline void account(const sy_sched_t *s, inst_t *i, ext_id_t e, uint64_t t0) {
+  uint64_t dt = sy_now_ns() - t0;
   atomic_fetch_add_explicit(&i->calls[e], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&i->ns[e], sy_now_ns() - t0, memory_order_relaxed);
+  atomic_fetch_add_explicit(&i->ns[e], dt, memory_order_relaxed);
+  if (s->observer) s->observer(s->observer_ctx, EXT_POINT[e], i->type->type, i->name, (double)dt / 1e9);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src) {
@@ -120,7 +129,7 @@ sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t 
     inst_t *in = p->filters[f];
     uint64_t t0 = sy_now_ns();
     n = in->type->filter(in->state, c, v, n);
-    account(in, EXT_FILTER, t0);
+    account(s, in, EXT_FILTER, t0);
   }
   if (n == 0) return NULL;
   /* Per-scorer clamped scores are kept (arena) so the decision can be
@@ -134,7 +143,7 @@ sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t 
     for (size_t i = 0; i < n; i++) scores[i] = 0;
     uint64_t t0 = sy_now_ns();
     in->type->score(in->state, c, v, n, scores);
-    account(in, EXT_SCORE, t0);
+    account(s, in, EXT_SCORE, t0);
     for (size_t i = 0; i < n; i++) {
       double x = scores[i];
       if (!(x > 0)) x = 0; /* also maps NaN to 0 */
@@ -148,7 +157,7 @@ sy_sched_profile_result_t *sy_sched_run_profile(sy_sched_t *s, sy_sched_cycle_t 
   r->profile = p->name;
   uint64_t t0 = sy_now_ns();
   r->n = p->picker->type->pick(p->picker->state, c, v, n, r->endpoints, SY_SCHED_MAX_RESULT);
-  account(p->picker, EXT_PICK, t0);
+  account(s, p->picker, EXT_PICK, t0);
   if (r->n == 0) return NULL;
   if (r->n > SY_SCHED_MAX_RESULT) r->n = SY_SCHED_MAX_RESULT;
   c->n_results++;
@@ -194,11 +203,11 @@ int sy_sched_schedule(sy_sched_t *s, sy_arena_t *arena, uint64_t now_ns, const s
     if (!in->type->prepare) continue;
     uint64_t t0 = sy_now_ns();
     in->type->prepare(in->state, c);
-    account(in, EXT_PREPARE, t0);
+    account(s, in, EXT_PREPARE, t0);
   }
   uint64_t t0 = sy_now_ns();
   int rc = s->handler->type->handle(s->handler->state, s, c);
-  account(s->handler, EXT_HANDLE, t0);
+  account(s, s->handler, EXT_HANDLE, t0);
   if (rc != 0) return rc;
   if (out->n == 0) {
     /* The handler named a primary profile: copy its endpoints out. */
@@ -216,7 +225,7 @@ int sy_sched_schedule(sy_sched_t *s, sy_arena_t *arena, uint64_t now_ns, const s
     if (!in->type->pre_request) continue;
     uint64_t t1 = sy_now_ns();
     in->type->pre_request(in->state, c);
-    account(in, EXT_PRE_REQUEST, t1);
+    account(s, in, EXT_PRE_REQUEST, t1);
   }
   return 0;
 }

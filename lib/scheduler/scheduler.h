@@ -224,6 +224,13 @@ typedef struct sy_sched_plugin_stats {
   uint64_t calls;
   uint64_t total_ns;
 } sy_sched_plugin_stats_t;
+/* Optional per-call observer (e.g. a latency histogram): called after every
+ * plugin call with upstream's extension-point name (ProfilePicker, Filter,
+ * Scorer, Picker, PrepareData, PreRequest). Set once at start-up. */
+typedef void (*sy_sched_observer_fn)(void *ctx, const char *extension_point, const char *plugin_type,
+                                     const char *plugin_name, double seconds);
+void sy_sched_set_observer(sy_sched_t *s, sy_sched_observer_fn fn, void *ctx);
+
 /* Fills up to `max` entries; returns how many exist. */
 size_t sy_sched_stats(const sy_sched_t *s, sy_sched_plugin_stats_t *out, size_t max);
 

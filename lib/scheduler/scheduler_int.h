@@ -41,6 +41,8 @@ struct sy_sched {
   int next_slot;
   sy_sched_datalayer_t datalayer;
   char *config_text;
+  sy_sched_observer_fn observer;
+  void *observer_ctx;
   /* recent decisions ring */
   pthread_mutex_t recent_mu;
   sy_sched_decision_t recent[SY_SCHED_RECENT];
