@@ -60,7 +60,8 @@ static struct {
   sim_t sims[N_SIMS];
   sy_proc_t sy;
   sy_proc_t envoy;
-  int grpc_port, health_port, admin_port, listen_port;
+  int grpc_port, health_port, admin_port, listen_port, metrics_port;
+  char *metrics_under_load; /* /metrics fetched while 200 requests were in flight */
   char base_url[128];
   const char *sy_bin, *sim_bin, *envoy_bin, *envoy_tpl;
 } S;
@@ -413,6 +414,10 @@ static int start_switchyard(void) {
   argv[n++] = NAMESPACE;
   argv[n++] = "--manifests-poll-ms";
   argv[n++] = poll;
+  char mp[16];
+  snprintf(mp, sizeof(mp), "%d", S.metrics_port);
+  argv[n++] = "--metrics-port";
+  argv[n++] = mp;
   argv[n++] = "-v";
   argv[n++] = "3";
   argv[n] = NULL;
@@ -487,6 +492,7 @@ static void stack_setup(void) {
   S.health_port = sy_port_free("127.0.0.1");
   S.admin_port = sy_port_free("127.0.0.1");
   S.listen_port = sy_port_free("127.0.0.1");
+  S.metrics_port = sy_port_free("127.0.0.1");
   /* Four probes in a row can hand out the same port once closed; retry. */
   for (int i = 0; i < 50 && (S.health_port == S.grpc_port); i++)
     S.health_port = sy_port_free("127.0.0.1");
@@ -658,6 +664,44 @@ START_TEST(test_large_body) {
 }
 END_TEST
 
+/* GET http://127.0.0.1:<metrics_port><path> into a malloc'd string. */
+static size_t grow_cb(char *p, size_t sz, size_t n, void *ud) {
+  return sy_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+static char *admin_get(const char *path, long *status) {
+  char url[256];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", S.metrics_port, path);
+  CURL *c = curl_easy_init();
+  sy_buf_t b;
+  sy_buf_init(&b, 16u << 20);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  CURLcode rc = curl_easy_perform(c);
+  *status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) {
+    sy_buf_cleanup(&b);
+    return NULL;
+  }
+  return b.data ? b.data : sy_strdup("");
+}
+
+/* Value of the first sample line starting with `prefix`, or -1. */
+static double sample_value(const char *page, const char *prefix) {
+  for (const char *p = page; p && *p;) {
+    if (!strncmp(p, prefix, strlen(prefix))) {
+      const char *v = strchr(p + strlen(prefix), ' '); /* labels contain no spaces here */
+      return v ? strtod(v + 1, NULL) : -1;
+    }
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return -1;
+}
+
 START_TEST(test_concurrent) {
   REQUIRE_STACK();
   CURLM *m = curl_multi_init();
@@ -686,6 +730,10 @@ START_TEST(test_concurrent) {
       done++;
     }
     if (running) curl_multi_poll(m, NULL, 0, 200, NULL);
+    if (!S.metrics_under_load && done >= CONCURRENT / 4) { /* mid-load scrape of our own metrics */
+      long st;
+      S.metrics_under_load = admin_get("/metrics", &st);
+    }
   } while (running || done < CONCURRENT);
   curl_multi_cleanup(m);
 
@@ -708,6 +756,48 @@ START_TEST(test_concurrent) {
   for (int i = 0; i < N_SIMS; i++)
     ck_assert_msg(per_sim[i] > 0, "simulator %s got none of %d requests", S.sims[i].addr,
                   CONCURRENT);
+}
+END_TEST
+
+/* Our own /metrics through the run: a valid Prometheus page during load
+ * (promcheck, built by hack/promcheck.sh), and counters that moved. */
+START_TEST(test_metrics_page) {
+  REQUIRE_STACK();
+  ck_assert_msg(S.metrics_under_load != NULL, "no /metrics page was fetched during the concurrent test");
+  const char *checker = getenv("SY_PROMCHECK");
+  if (checker && access(checker, X_OK) == 0) {
+    char cmd[1200], tmp[700];
+    path_in(tmp, sizeof(tmp), S.dir, "metrics-under-load.txt");
+    ck_assert_int_eq(sy_file_write_atomic(tmp, S.metrics_under_load, strlen(S.metrics_under_load)), 0);
+    snprintf(cmd, sizeof(cmd), "'%s' < '%s'", checker, tmp);
+    int rc = system(cmd);
+    ck_assert_msg(rc == 0, "promcheck rejected /metrics captured under load (%s)", tmp);
+  } else {
+    ck_assert_msg(getenv("SY_E2E_REQUIRE") == NULL || strcmp(getenv("SY_E2E_REQUIRE"), "1") != 0,
+                  "SY_PROMCHECK (%s) is not executable; run hack/promcheck.sh", checker ? checker : "unset");
+  }
+  long st;
+  char *page = admin_get("/metrics", &st);
+  ck_assert_ptr_nonnull(page);
+  ck_assert_int_eq(st, 200);
+  char want[256];
+  snprintf(want, sizeof(want), "inference_objective_request_total{model_name=\"%s\",target_model_name=\"%s\",priority=\"0\"}", MODEL, MODEL);
+  double total = sample_value(page, want);
+  ck_assert_msg(total >= CONCURRENT, "%s = %g, expected >= %d", want, total, CONCURRENT);
+  snprintf(want, sizeof(want), "inference_objective_request_duration_seconds_count{model_name=\"%s\"", MODEL);
+  ck_assert_msg(sample_value(page, want) >= CONCURRENT, "request durations not recorded");
+  snprintf(want, sizeof(want), "inference_pool_ready_pods{name=\"%s\"}", POOL);
+  ck_assert_msg(sample_value(page, want) == N_SIMS, "ready pods (fresh metrics) != %d", N_SIMS);
+  ck_assert_msg(sample_value(page, "inference_extension_scheduler_e2e_duration_seconds_count") >= CONCURRENT,
+                "scheduler durations not recorded");
+  sy_free(page);
+  page = admin_get("/debug/decisions", &st);
+  ck_assert_ptr_nonnull(page);
+  ck_assert_int_eq(st, 200);
+  ck_assert_ptr_nonnull(strstr(page, "\"scores\":{\"queue-scorer\""));
+  sy_free(page);
+  sy_free(S.metrics_under_load);
+  S.metrics_under_load = NULL;
 }
 END_TEST
 
@@ -806,6 +896,7 @@ static Suite *e2e_suite(void) {
   tcase_add_test(tc, test_streaming);
   tcase_add_test(tc, test_large_body);
   tcase_add_test(tc, test_concurrent);
+  tcase_add_test(tc, test_metrics_page);
   tcase_add_test(tc, test_missing_model);
   tcase_add_test(tc, test_no_ready_pods);
   tcase_add_test(tc, test_sim_killed);
