@@ -56,7 +56,7 @@ done
 
 SPID=""
 start_server() {
-  "$SY" --grpc-port "$PORT" --grpc-health-port "$((PORT + 1))" --secure-serving=false \
+  "$SY" --grpc-port "$PORT" --grpc-health-port "$((PORT + 1))" --secure-serving=false --metrics-port 0 \
     --manifests "$DIR/manifests" --pool-name bench-pool --grpc-workers 2 --v 1 \
     >"$DIR/switchyard.log" 2>&1 &
   SPID=$!

@@ -72,6 +72,7 @@ HEALTH_PORT="$(sy_free_port)"
 SY_ARGS=(--listen-address 127.0.0.1 --grpc-port "$EPP_PORT" --grpc-health-port "$HEALTH_PORT"
          --manifests "$OUT/manifests" --pool-name "$POOL" --pool-namespace default -v 1)
 [ "$EPP_TLS" = 1 ] || SY_ARGS+=(--secure-serving=false)
+SY_ARGS+=(--metrics-port 0)
 [ -z "${PICKER:-}" ] || SY_ARGS+=(--picker "$PICKER")
 sy_bg switchyard "$OUT/switchyard.log" "$SWITCHYARD" "${SY_ARGS[@]}"
 SY_PID="${SY_PIDS[-1]}"

@@ -137,6 +137,7 @@ static void server_start(server_t *s, bool with_pool, const char *ready, bool se
                         "--pool-name", POOL,
                         "--pool-namespace", NS,
                         "--grpc-workers", "2",
+                        "--metrics-port", "0", /* admin server off: parallel tests would collide on 9090 */
                         "--v", "2",
                         NULL};
   if (sy_proc_spawn(&s->proc, "switchyard", argv, NULL, log)) return;
