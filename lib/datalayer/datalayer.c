@@ -53,10 +53,7 @@ void sy_datalayer_store(sy_datalayer_t *dl, const char *key, const sy_model_metr
   pthread_mutex_lock(&dl->mu);
   entry_t probe = {.key = (char *)key};
   entry_t *e = dl->n_map ? bsearch(&probe, dl->map, dl->n_map, sizeof(entry_t), entry_cmp) : NULL;
-  if (e) {
-    sy_endpoint_metrics_store(e->state, &em);
-    atomic_store_explicit(&e->state->dispatched_since_scrape, 0, memory_order_relaxed);
-  }
+  if (e) sy_endpoint_metrics_store(e->state, &em);
   pthread_mutex_unlock(&dl->mu);
 }
 

@@ -50,11 +50,6 @@ uint64_t sy_lora_hash(const char *name, size_t len);
 typedef struct sy_endpoint_state {
   atomic_int refs;
   atomic_int in_flight;              /* requests routed here, response not finished */
-  /* Requests routed here since the last metrics update. The scraped queue is
-   * up to one scrape interval old; scheduling adds these to it so a burst
-   * does not herd onto the endpoint that looked best at the last scrape.
-   * Reset by the scraper when fresh metrics arrive. */
-  atomic_int dispatched_since_scrape;
   atomic_long in_flight_tokens;      /* estimated prompt tokens of those requests */
   atomic_uint_fast64_t picked;       /* total times picked */
   atomic_uint_fast64_t prefix_milli; /* Σ prefix hit ratio × 1000 of requests picked here */

@@ -268,7 +268,6 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
   atomic_fetch_add_explicit(&h->state->in_flight, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->in_flight_tokens, h->tokens, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->state->picked, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&h->state->dispatched_since_scrape, 1, memory_order_relaxed);
   if (res.prefix_known) {
     atomic_fetch_add_explicit(&h->state->prefix_milli, (uint64_t)(res.prefix_hit_ratio * 1000.0 + 0.5),
                               memory_order_relaxed);

@@ -172,10 +172,16 @@ static sy_sched_cand_t *fill_cands(sy_arena_t *arena, const sy_endpoint_t *const
     sy_sched_cand_t *c = &cands[i];
     c->ep = eps[i];
     sy_endpoint_metrics_load(eps[i]->state, &c->m);
-    /* The scraped queue plus what we sent since that scrape (see datastore.h). */
-    if (c->m.has_waiting)
-      c->m.waiting += atomic_load_explicit(&eps[i]->state->dispatched_since_scrape, memory_order_relaxed);
     c->in_flight = atomic_load_explicit(&eps[i]->state->in_flight, memory_order_relaxed);
+    /* The scraped queue is up to one scrape interval old. Our own in-flight
+     * count is exact and current: whatever we sent beyond what the server
+     * reported running must be queued there. Using the larger of the two
+     * keeps a burst between scrapes from herding onto the endpoint that
+     * looked best at the last scrape, with no reset discontinuity. */
+    if (c->m.has_waiting && c->m.has_running) {
+      double excess = (double)c->in_flight - c->m.running;
+      if (excess > c->m.waiting) c->m.waiting = excess;
+    }
     c->in_flight_tokens = atomic_load_explicit(&eps[i]->state->in_flight_tokens, memory_order_relaxed);
     c->score = 0;
     for (int k = 0; k < SY_SCHED_MAX_SLOTS; k++) c->slot[k] = 0;
