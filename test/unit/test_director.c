@@ -303,6 +303,26 @@ START_TEST(test_burst_between_scrapes_spreads) {
 }
 END_TEST
 
+START_TEST(test_fallback_endpoints) {
+  /* maxNumOfEndpoints 3: primary then fallbacks, comma-joined, all distinct */
+  fix_t f;
+  fix_init(&f, WORLD,
+           "kind: EndpointPickerConfig\nplugins: [{type: active-request-scorer}, "
+           "{type: max-score-picker, parameters: {maxNumOfEndpoints: 3}}]\n");
+  sy_extproc_request_t r = request(&f, BODY);
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  ck_assert_int_eq(strlen(d.destination), 3 * strlen("10.0.0.1:8000") + 2);
+  ck_assert(d.destination[13] == ',' && d.destination[27] == ',');
+  ck_assert(strstr(d.destination, "10.0.0.1:8000") && strstr(d.destination, "10.0.0.2:8000") &&
+            strstr(d.destination, "10.0.0.3:8000"));
+  ck_assert_ptr_null(strchr(d.destination, ' '));
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  fix_cleanup(&f);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("director");
   TCase *tc = tcase_create("decide");
@@ -314,6 +334,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_picker_random_spreads);
   tcase_add_test(tc, test_sheddable_admission);
   tcase_add_test(tc, test_burst_between_scrapes_spreads);
+  tcase_add_test(tc, test_fallback_endpoints);
   suite_add_tcase(s, tc);
   return s;
 }
