@@ -118,6 +118,13 @@ static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decisio
   ev.model = ev.target_model = "";
   int rc = decide_inner(d, req, out, &ev);
   count_outcome(d, out, rc);
+  if (rc || out->http_status) {
+    char code[16];
+    snprintf(code, sizeof(code), "%d", rc ? 500 : out->http_status);
+    SY_LOG(SY_LOG_VERBOSE, "request rejected", "request_id", req->request_id, "pool", d->pool_name, "namespace",
+           d->pool_namespace, "status", code, "kind", rc ? "Internal" : out->error_kind, "msg",
+           rc ? sy_strerror(rc) : out->error_msg, NULL);
+  }
   if (d->hooks.decided) {
     ev.status = rc ? 500 : out->http_status;
     ev.error_kind = rc ? "Internal" : out->error_kind;
@@ -274,8 +281,8 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
     atomic_fetch_add_explicit(&h->state->prefix_samples, 1, memory_order_relaxed);
   }
   out->handle = h;
-  SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", d->pool_name, "model", oreq.model,
-         "endpoint", out->destination, NULL);
+  SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", d->pool_name, "namespace",
+         d->pool_namespace, "model", oreq.model, "endpoint", out->destination, NULL);
 out:
   sy_snapshot_release(snap);
   return rc;

@@ -189,8 +189,9 @@ static void send_immediate(sy_extproc_stream_t *s, int code, const char *kind, c
   s->response_status = code;
   s->phase = PHASE_DONE;
   finish_decision(s, NULL);
-  SY_LOG(SY_LOG_VERBOSE, "request rejected", "request_id", s->req.request_id ? s->req.request_id : "", "kind",
-         kind ? kind : "", "msg", msg ? msg : "", NULL);
+  if (!s->decided && code == 413) /* the director never saw it: it logs every other rejection with the pool */
+    SY_LOG(SY_LOG_VERBOSE, "request body too large", "request_id", s->req.request_id ? s->req.request_id : "",
+           "msg", msg ? msg : "", NULL);
 }
 
 /* Emits one FULL_DUPLEX_STREAMED body mutation on the request or response
