@@ -135,6 +135,7 @@ Send one yourself:
     -d '{"model":"$MODEL","prompt":"Hello","max_tokens":16}'
 The x-sim-instance response header names the model server that answered;
 x-gateway-destination-endpoint is the one switchyard picked.
+Live dashboard: http://127.0.0.1:9090/ (metrics: /metrics, why each pick: /debug/decisions).
 Logs are in ${OUT#"$SY_ROOT"/}/ (switchyard.log, envoy.log, sim-*.log).
 EOF
 
