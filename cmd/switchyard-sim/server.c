@@ -629,27 +629,11 @@ static void lws_log_bridge(int level, const char *line) {
   SY_LOG(level == LLL_ERR ? SY_LOG_ERROR : level == LLL_WARN ? SY_LOG_WARN : SY_LOG_DEBUG, "lws", "line", msg, NULL);
 }
 
-/* lws retries a listen address that does not exist yet every 30 s instead
- * of failing, so a typo would leave a silent sim; probe the bind first. */
-static int probe_listen(const char *host, int port) {
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  if (host && inet_pton(AF_INET, host, &sa.sin_addr) != 1) return SY_EINVAL;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1, rc = 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) rc = -errno;
-  close(fd);
-  return rc;
-}
 
 int sy_sim_server_new(sy_sim_server_t **out, const sy_sim_config_t *cfg) {
   *out = NULL;
   const char *host = (cfg->listen_host[0] && strcmp(cfg->listen_host, "0.0.0.0") != 0) ? cfg->listen_host : NULL;
-  int prc = probe_listen(host, cfg->listen_port);
+  int prc = sy_tcp_probe_bind(host, cfg->listen_port);
   if (prc) return prc;
   sy_sim_server_t *s = sy_calloc(1, sizeof(*s));
   if (!s) return -ENOMEM;

@@ -423,21 +423,6 @@ static void lws_log_bridge(int level, const char *line) {
   SY_LOG(level == LLL_ERR ? SY_LOG_ERROR : SY_LOG_VERBOSE, "lws", "line", msg, NULL);
 }
 
-/* lws retries a listen address it cannot bind instead of failing: probe. */
-static int probe_listen(const char *host, int port) {
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  if (host && inet_pton(AF_INET, host, &sa.sin_addr) != 1) return SY_EINVAL;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1, rc = 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) rc = -errno;
-  close(fd);
-  return rc;
-}
 
 static void *service_main(void *arg) {
   sy_admin_t *a = arg;
@@ -478,7 +463,7 @@ int sy_admin_start(sy_admin_t **out, const sy_admin_config_t *cfg, const sy_admi
   }
   const char *host =
       (cfg->listen_host && cfg->listen_host[0] && strcmp(cfg->listen_host, "0.0.0.0") != 0) ? cfg->listen_host : NULL;
-  int rc = probe_listen(host, cfg->port);
+  int rc = sy_tcp_probe_bind(host, cfg->port);
   if (rc) {
     snprintf(err, errlen, "admin: cannot listen on %s:%d: %s", host ? host : "0.0.0.0", cfg->port, sy_strerror(rc));
     return rc;

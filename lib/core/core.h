@@ -157,6 +157,11 @@ void sy_buf_cleanup(sy_buf_t *b);
 /* Case-insensitive ASCII comparison of a length-delimited string with a
  * NUL-terminated one. */
 bool sy_str_ieq(const char *a, size_t alen, const char *b);
+/* Checks that a TCP socket can bind IPv4 `host` (NULL = any) and `port`, then
+ * closes it. libwebsockets retries a listen address it cannot bind instead
+ * of failing, so its users probe first. 0, SY_EINVAL (bad address) or -errno. */
+int sy_tcp_probe_bind(const char *host, int port);
+
 /* Parses a decimal integer in [min, max]; 0 or SY_EPARSE. */
 int sy_parse_int(const char *s, long min, long max, long *out);
 

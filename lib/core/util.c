@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core.h"
@@ -94,4 +98,19 @@ int sy_parse_int(const char *s, long min, long max, long *out) {
   if (errno || *end || v < min || v > max) return SY_EPARSE;
   *out = v;
   return 0;
+}
+
+int sy_tcp_probe_bind(const char *host, int port) {
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  if (host && inet_pton(AF_INET, host, &sa.sin_addr) != 1) return SY_EINVAL;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1, rc = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) rc = -errno;
+  close(fd);
+  return rc;
 }
