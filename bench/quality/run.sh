@@ -11,7 +11,7 @@
 # servers and switchyard are restarted before every run (cold caches, fresh
 # in-flight counts); Envoy stays up. Results: $OUT/results.jsonl (one JSON
 # line per run, from bench/quality/qgen.c) and, unless WRITE_DOC=0,
-# docs/bench/routing-quality.md (bench/quality/report.py).
+# docs/bench/routing-quality.md (bench/quality/qreport.c).
 #
 #   bench/quality/run.sh                 the whole benchmark (~10 min on 2 cores)
 #   QUICK=1 bench/quality/run.sh         10 s runs, a smoke check of the harness
@@ -118,6 +118,9 @@ mkdir -p "$OUT/runs" "$OUT/manifests"
 QGEN="$OUT/qgen"
 cc -O2 -std=gnu11 -Wall -Wextra -o "$QGEN" "$HERE/qgen.c" -lcurl -lcjson -lm \
   || sy_die "building qgen failed (needs libcurl and libcjson headers)"
+QREPORT="$OUT/qreport"
+cc -O2 -std=gnu11 -Wall -Wextra -o "$QREPORT" "$HERE/qreport.c" -lcjson -lm \
+  || sy_die "building qreport failed (needs libcjson headers)"
 
 # ------------------------------------------------------------------ features
 SIM_HELP="$("$SIM" --help 2>&1 || true)"
@@ -359,7 +362,7 @@ for wl in $WORKLOADS; do
       || sy_die_with_log "qgen failed" "$OUT/runs/$wl.probe.txt"
     run_check_alive
     run_stop
-    ceiling="$(tail -n1 "$OUT/probes.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_rps"])')"
+    ceiling="$("$QREPORT" --field "$OUT/probes.jsonl" throughput_rps)" || sy_die "no throughput in $OUT/probes.jsonl"
     rate="$(awk -v c="$ceiling" -v f="$RATE_FRACTION" 'BEGIN { printf("%.1f", c * f) }')"
     sy_log "$wl: random's ceiling $ceiling req/s; running at $rate req/s ($RATE_FRACTION of it)"
   fi
@@ -379,14 +382,8 @@ for wl in $WORKLOADS; do
     run_check_alive
     sim_metrics "$OUT/runs/$tag.server.json"
     run_stop
-    python3 - "$OUT/runs/$tag.json" "$OUT/runs/$tag.server.json" "$POLICY_MODE" "$SIM_ARGS_USED" \
-      "$SY_ARGS_USED" >>"$OUT/results.jsonl" <<'PY'
-import json, sys
-r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-r.update(json.load(open(sys.argv[2])))
-r["policy"], r["mode"], r["sim_args"], r["switchyard_args"] = r["label"], sys.argv[3], sys.argv[4], sys.argv[5]
-print(json.dumps(r, separators=(",", ":")))
-PY
+    "$QREPORT" --merge "$OUT/runs/$tag.json" "$OUT/runs/$tag.server.json" "$POLICY_MODE" "$SIM_ARGS_USED" \
+      "$SY_ARGS_USED" >>"$OUT/results.jsonl" || sy_die "merging the results of $tag failed"
   done
 done
 
@@ -394,7 +391,7 @@ ELAPSED=$(($(date +%s) - T_START))
 sy_log "all runs done in ${ELAPSED}s; results in ${OUT#"$SY_ROOT"/}/results.jsonl"
 if [ "$WRITE_DOC" = 1 ]; then
   mkdir -p "$(dirname "$DOC")"
-  python3 "$HERE/report.py" --results "$OUT/results.jsonl" --probes "$OUT/probes.jsonl" --out "$DOC" \
+  "$QREPORT" --results "$OUT/results.jsonl" --probes "$OUT/probes.jsonl" --out "$DOC" \
     --command "$COMMAND_LINE" --elapsed "$ELAPSED" --has-config "$HAS_CONFIG" \
     --sim-latency-model "$SIM_LATENCY_MODEL" --skipped-flags "${SKIPPED_FLAGS[*]:-}" \
     --switchyard "$SWITCHYARD" --envoy "$ENVOY" \
