@@ -142,6 +142,8 @@
     document.body.dataset.frames = String(frames);
   }
 
+  const frameMs = [];
+  window.__syFrameMs = frameMs;
   let retry = 500;
   function connect() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -151,9 +153,14 @@
     const conn = $('conn');
     ws.onopen = () => { retry = 500; conn.textContent = 'live'; conn.className = 'conn up'; };
     ws.onmessage = (ev) => {
+      const t0 = performance.now();
       let f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       onFrame(f);
+      // Parse + DOM update time per frame, last 200 kept (read by the
+      // browser test: the page must stay smooth with many endpoints).
+      frameMs.push(performance.now() - t0);
+      if (frameMs.length > 200) frameMs.shift();
     };
     ws.onclose = () => {
       conn.textContent = 'disconnected'; conn.className = 'conn down';
