@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 2 (and the CI entry point, .ci/run): the whole test suite.
 #
-#  1. Debian packages (hack/install-deps.sh) and real Envoy (hack/envoy.sh)
+#  1. Debian packages (hack/install-deps.sh), real Envoy (hack/envoy.sh) and
+#     real etcd + kube-apiserver (hack/kube-tools.sh; exported to the tests
+#     as SY_KUBE_TOOLS unless already set)
 #  2. hack/checksrc (banned functions in lib/ and cmd/)
 #  3. build/       -DSY_WERROR=ON, then ctest: unit, fuzz corpus replay,
 #                  integration and e2e (real Envoy)
@@ -65,6 +67,23 @@ export SY_E2E_REQUIRE=1
 
 stage "install deps" "$SY_ROOT/hack/install-deps.sh" || true
 stage "fetch envoy" "$SY_ROOT/hack/envoy.sh" >/dev/null || true
+
+# etcd + kube-apiserver for the tests against a real control plane
+# (test/support/kubeapi.h). Built once from the Go module proxy and cached
+# outside the repository. With SY_E2E_REQUIRE=1 those tests fail without it,
+# so a failure here fails the run too.
+kube_tools() {
+  if [ -z "${SY_KUBE_TOOLS:-}" ]; then
+    SY_KUBE_TOOLS="$("$SY_ROOT/hack/kube-tools.sh")" || return 1
+  fi
+  [ -x "$SY_KUBE_TOOLS/bin/kube-apiserver" ] && [ -x "$SY_KUBE_TOOLS/bin/etcd" ] || {
+    echo "test.sh: $SY_KUBE_TOOLS lacks bin/kube-apiserver or bin/etcd" >&2
+    return 1
+  }
+  export SY_KUBE_TOOLS
+  echo "SY_KUBE_TOOLS=$SY_KUBE_TOOLS" >&2
+}
+stage "build kube-apiserver" kube_tools || true
 stage "browser deps" "$SY_ROOT/hack/browser-deps.sh" || true
 stage "build promcheck" "$SY_ROOT/hack/promcheck.sh" >/dev/null || true
 stage "checksrc" "$SY_ROOT/hack/checksrc" || true

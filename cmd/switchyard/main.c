@@ -1,6 +1,7 @@
 /*
  * switchyard — inference-aware router: Endpoint Picker (Envoy ext_proc) fed
- * by a controller over Kubernetes objects (here: local manifests).
+ * by a controller over Kubernetes objects, from the API server (watches) or
+ * from local manifests (--manifests).
  *
  * main only parses flags and wires modules; it holds no logic.
  */
@@ -19,6 +20,7 @@
 #include "director.h"
 #include "extproc.h"
 #include "flags.h"
+#include "kube.h"
 #include "metrics.h"
 #include "observe.h"
 #include "scheduler.h"
@@ -28,9 +30,10 @@
 
 typedef struct options {
   long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body, refresh_ms, metrics_port;
-  bool secure, health_checking, disable_subset, help, version;
+  long le_duration_ms, le_deadline_ms, le_retry_ms;
+  bool secure, health_checking, disable_subset, help, version, leader_election;
   const char *cert_path, *pool_name, *pool_namespace, *pool_group, *manifests, *picker, *log_format, *listen;
-  const char *config_file, *config_text, *metrics_token;
+  const char *config_file, *config_text, *metrics_token, *kubeconfig, *endpoint_selector, *endpoint_ports;
 } options_t;
 
 static const sy_flag_t FLAGS[] = {
@@ -52,7 +55,21 @@ static const sy_flag_t FLAGS[] = {
      "namespace of the pool (default: $NAMESPACE, else \"default\")"},
     {"pool-group", SY_FLAG_STR, offsetof(options_t, pool_group), "inference.networking.k8s.io", "API group of the pool"},
     {"manifests", SY_FLAG_STR, offsetof(options_t, manifests), "",
-     "YAML file or directory of Kubernetes objects (InferencePool, Pods) to serve from"},
+     "YAML file or directory of Kubernetes objects (InferencePool, Pods) to serve from instead of the API server"},
+    {"kubeconfig", SY_FLAG_STR, offsetof(options_t, kubeconfig), "",
+     "kubeconfig file (default: $KUBECONFIG, in-cluster config, ~/.kube/config)"},
+    {"endpoint-selector", SY_FLAG_STR, offsetof(options_t, endpoint_selector), "",
+     "serve the pods matching this label selector (k=v,k2=v2) without an InferencePool"},
+    {"endpoint-target-ports", SY_FLAG_STR, offsetof(options_t, endpoint_ports), "",
+     "target ports of --endpoint-selector endpoints (comma list, 1 to 8)"},
+    {"ha-enable-leader-election", SY_FLAG_BOOL, offsetof(options_t, leader_election), "false",
+     "elect a leader with a Lease; only the leader reports ready (all replicas serve ext_proc)"},
+    {"leader-election-lease-duration", SY_FLAG_DURATION, offsetof(options_t, le_duration_ms), "15s",
+     "how long a leader's lease lasts without renewal"},
+    {"leader-election-renew-deadline", SY_FLAG_DURATION, offsetof(options_t, le_deadline_ms), "10s",
+     "how long the leader keeps trying to renew before it steps down"},
+    {"leader-election-retry-period", SY_FLAG_DURATION, offsetof(options_t, le_retry_ms), "2s",
+     "how often candidates try to acquire and the leader renews"},
     {"manifests-poll-ms", SY_FLAG_INT, offsetof(options_t, poll_ms), "250", "how often to check manifests for changes"},
     {"refresh-metrics-interval", SY_FLAG_DURATION, offsetof(options_t, refresh_ms), "50ms",
      "how often each model server's /metrics is scraped"},
@@ -75,6 +92,9 @@ static const sy_flag_t FLAGS[] = {
 };
 
 typedef struct app {
+  bool leader_election;
+  sy_kube_lease_t *lease;
+  sy_kube_source_t *kube;
   sy_datastore_t *ds;
   sy_controller_t *ctrl;
   sy_datalayer_t *dl;
@@ -206,13 +226,94 @@ static int load_scheduler(const options_t *o, sy_sched_t **out) {
   return 0;
 }
 
-static bool is_ready(void *ctx, bool liveness) {
-  SY_UNUSED(liveness); /* without leader election every service reports pool sync, as upstream */
+/* Upstream's health semantics: without leader election every service name
+ * reports whether the pool has synced; with it, liveness is always
+ * SERVING, readiness (also "" and the ext_proc service) needs sync AND
+ * leadership, and other names are unknown. */
+static sy_health_t health(void *ctx, const char *service, size_t len) {
   app_t *app = ctx;
-  return sy_controller_synced(app->ctrl);
+  bool synced = sy_controller_synced(app->ctrl);
+  if (!app->leader_election) return synced ? SY_HEALTH_SERVING : SY_HEALTH_NOT_SERVING;
+  if (sy_str_ieq(service, len, "liveness")) return SY_HEALTH_SERVING;
+  if (len == 0 || sy_str_ieq(service, len, "readiness") ||
+      (len == strlen(SY_EXTPROC_SERVICE) && !memcmp(service, SY_EXTPROC_SERVICE, len)))
+    return synced && sy_kube_lease_is_leader(app->lease) ? SY_HEALTH_SERVING : SY_HEALTH_NOT_SERVING;
+  return SY_HEALTH_UNKNOWN;
 }
 
-static bool admin_ready(void *ctx) { return is_ready(ctx, false); }
+static bool admin_ready(void *ctx) { return health(ctx, "", 0) == SY_HEALTH_SERVING; }
+
+/* API-server watch counters for /metrics. */
+static void collect_kube(sy_metrics_writer_t *w, void *ctx) {
+  app_t *app = ctx;
+  if (!app->kube) return;
+  static const char *const L[] = {"resource"};
+  sy_kube_source_stats_t st;
+  sy_kube_source_stats(app->kube, &st);
+  const char *pools[] = {"inferencepools"}, *pods[] = {"pods"};
+  sy_metrics_write_gauge(w, "switchyard_kube_synced", "1 once every watched resource has been listed.", NULL, NULL, 0,
+                         st.synced ? 1 : 0);
+  sy_metrics_write_counter(w, "switchyard_kube_lists_total", "LISTs completed, per resource.", L, pools, 1,
+                           (double)st.pools.lists);
+  sy_metrics_write_counter(w, "switchyard_kube_lists_total", NULL, L, pods, 1, (double)st.pods.lists);
+  sy_metrics_write_counter(w, "switchyard_kube_relists_expired_total", "Re-lists after 410 Gone, per resource.", L,
+                           pools, 1, (double)st.pools.relists_expired);
+  sy_metrics_write_counter(w, "switchyard_kube_relists_expired_total", NULL, L, pods, 1,
+                           (double)st.pods.relists_expired);
+  sy_metrics_write_counter(w, "switchyard_kube_watch_events_total", "Watch events applied, per resource.", L, pools, 1,
+                           (double)st.pools.events);
+  sy_metrics_write_counter(w, "switchyard_kube_watch_events_total", NULL, L, pods, 1, (double)st.pods.events);
+  sy_metrics_write_counter(w, "switchyard_kube_rejected_total", "Objects or events rejected as invalid, per resource.",
+                           L, pools, 1, (double)st.pools.rejected);
+  sy_metrics_write_counter(w, "switchyard_kube_rejected_total", NULL, L, pods, 1, (double)st.pods.rejected);
+  sy_metrics_write_counter(w, "switchyard_kube_request_errors_total", "Failed list/watch requests, per resource.", L,
+                           pools, 1, (double)st.pools.errors);
+  sy_metrics_write_counter(w, "switchyard_kube_request_errors_total", NULL, L, pods, 1, (double)st.pods.errors);
+  if (app->leader_election)
+    sy_metrics_write_gauge(w, "switchyard_leader", "1 while this replica holds the leader-election lease.", NULL, NULL,
+                           0, sy_kube_lease_is_leader(app->lease) ? 1 : 0);
+}
+
+/* "8000,8001" -> ports. 0 or -1 (message printed). */
+static int parse_ports(const char *text, int32_t *ports, size_t *n) {
+  *n = 0;
+  const char *p = text;
+  while (*p) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 1 || v > 65535 || (*end && *end != ',') || *n == SY_POOL_MAX_PORTS) {
+      fprintf(stderr, "switchyard: --endpoint-target-ports %s: want 1 to %d comma-separated ports\n", text,
+              SY_POOL_MAX_PORTS);
+      return -1;
+    }
+    ports[(*n)++] = (int32_t)v;
+    p = *end ? end + 1 : end;
+  }
+  return 0;
+}
+
+/* The Deployment name upstream derives from POD_NAME in endpoint-selector
+ * mode (^(.+)-[a-z0-9]+-[a-z0-9]+$), used as the synthetic pool's name. */
+static bool alnum_lower(const char *s, size_t n) {
+  if (!n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) return false;
+  return true;
+}
+
+static void derive_pool_name(char *out, size_t n) {
+  const char *pod = getenv("POD_NAME");
+  snprintf(out, n, "%s", pod && *pod ? pod : "endpoint-selector");
+  char *d2 = strrchr(out, '-');
+  if (!d2 || !alnum_lower(d2 + 1, strlen(d2 + 1))) return;
+  *d2 = '\0';
+  char *d1 = strrchr(out, '-');
+  if (!d1 || d1 == out || !alnum_lower(d1 + 1, strlen(d1 + 1))) {
+    *d2 = '-'; /* no match: keep the pod name */
+    return;
+  }
+  *d1 = '\0';
+}
 
 int main(int argc, char **argv) {
   options_t o;
@@ -242,18 +343,36 @@ int main(int argc, char **argv) {
     const char *env = getenv("NAMESPACE");
     o.pool_namespace = env && env[0] ? env : "default";
   }
-  if (!o.pool_name[0]) {
-    fprintf(stderr, "switchyard: --pool-name is required\n");
+  /* As upstream: exactly one of --pool-name and --endpoint-selector. */
+  char derived_pool[256];
+  int32_t ep_ports[SY_POOL_MAX_PORTS];
+  size_t n_ep_ports = 0;
+  if (!!o.pool_name[0] == !!o.endpoint_selector[0]) {
+    fprintf(stderr, "switchyard: exactly one of --pool-name and --endpoint-selector must be set\n");
     return 2;
+  }
+  if (o.endpoint_selector[0]) {
+    if (o.manifests[0]) {
+      fprintf(stderr, "switchyard: --endpoint-selector works with the API server, not --manifests\n");
+      return 2;
+    }
+    if (!o.endpoint_ports[0]) {
+      fprintf(stderr, "switchyard: --endpoint-target-ports is required with --endpoint-selector\n");
+      return 2;
+    }
+    if (parse_ports(o.endpoint_ports, ep_ports, &n_ep_ports) != 0) return 2;
+    derive_pool_name(derived_pool, sizeof(derived_pool));
+    o.pool_name = derived_pool;
   }
   if (strcmp(o.pool_group, "inference.networking.k8s.io") != 0) {
     fprintf(stderr, "switchyard: --pool-group %s is not supported (only inference.networking.k8s.io, v1)\n", o.pool_group);
     return 2;
   }
-  if (!o.manifests[0]) {
-    fprintf(stderr, "switchyard: --manifests is required (the Kubernetes API source is not built yet)\n");
+  if (o.leader_election && o.manifests[0]) {
+    fprintf(stderr, "switchyard: --ha-enable-leader-election needs the API server, not --manifests\n");
     return 2;
   }
+  app_t app = {.leader_election = o.leader_election};
   int n_cfg = (o.config_file[0] != 0) + (o.config_text[0] != 0) + (o.picker[0] != 0);
   if (n_cfg > 1) {
     fprintf(stderr, "switchyard: --config-file, --config-text and --picker are mutually exclusive\n");
@@ -275,7 +394,8 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  app_t app = {0};
+  sy_kube_config_t *kcfg = NULL;
+  sy_kube_client_t *kclient = NULL;
   sy_sched_t *sched = NULL;
   sy_director_t *dir = NULL;
   sy_manifests_watch_t *watch = NULL;
@@ -299,16 +419,52 @@ int main(int argc, char **argv) {
   if (sy_director_new(&dir, &dcfg, app.ds, sched) != 0) goto out;
   sy_observe_set_director(app.observe, dir);
 
-  sy_source_error_t serr;
-  memset(&serr, 0, sizeof(serr));
-  int rc = sy_manifests_watch_start(&watch, o.manifests, (unsigned)o.poll_ms, on_manifests, on_manifests_error, &app, &serr);
-  if (rc != 0) {
-    if (serr.line > 0) {
-      fprintf(stderr, "switchyard: %s:%d:%d: %s\n", serr.file, serr.line, serr.column, serr.msg);
-    } else {
-      fprintf(stderr, "switchyard: %s: %s\n", serr.file, serr.msg);
+  int rc;
+  if (o.manifests[0]) {
+    sy_source_error_t serr;
+    memset(&serr, 0, sizeof(serr));
+    rc = sy_manifests_watch_start(&watch, o.manifests, (unsigned)o.poll_ms, on_manifests, on_manifests_error, &app, &serr);
+    if (rc != 0) {
+      if (serr.line > 0) {
+        fprintf(stderr, "switchyard: %s:%d:%d: %s\n", serr.file, serr.line, serr.column, serr.msg);
+      } else {
+        fprintf(stderr, "switchyard: %s: %s\n", serr.file, serr.msg);
+      }
+      goto out;
     }
-    goto out;
+  } else {
+    if (sy_kube_config_load(o.kubeconfig, &kcfg, err, sizeof(err)) != 0 ||
+        sy_kube_client_new(&kclient, kcfg, err, sizeof(err)) != 0) {
+      fprintf(stderr, "switchyard: %s\n", err);
+      goto out;
+    }
+    sy_kube_source_config_t kscfg = {.pool_name = o.pool_name,
+                                     .pool_namespace = o.pool_namespace,
+                                     .pool_group = o.pool_group,
+                                     .endpoint_selector = o.endpoint_selector,
+                                     .target_ports = ep_ports,
+                                     .n_target_ports = n_ep_ports,
+                                     .on_load = on_manifests,
+                                     .ctx = &app};
+    if (sy_kube_source_start(&app.kube, kclient, &kscfg, err, sizeof(err)) != 0) {
+      fprintf(stderr, "switchyard: %s: %s\n", kcfg->origin, err);
+      goto out;
+    }
+    if (sy_metrics_register_collector(app.metrics, collect_kube, &app) != 0) goto out;
+    if (o.leader_election) {
+      char lease[512];
+      snprintf(lease, sizeof(lease), "epp-%s-%s.gateway-api-inference-extension.sigs.k8s.io", o.pool_namespace,
+               o.pool_name);
+      sy_kube_lease_config_t lcfg = {.namespace_name = o.pool_namespace,
+                                     .name = lease,
+                                     .lease_duration_ms = (unsigned)o.le_duration_ms,
+                                     .renew_deadline_ms = (unsigned)o.le_deadline_ms,
+                                     .retry_period_ms = (unsigned)o.le_retry_ms};
+      if (sy_kube_lease_start(&app.lease, kclient, &lcfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "switchyard: %s\n", err);
+        goto out;
+      }
+    }
   }
 
   sy_extproc_server_config_t xcfg = {
@@ -325,7 +481,7 @@ int main(int argc, char **argv) {
                  .disable_subset_filter = o.disable_subset},
   };
   err[0] = '\0';
-  rc = sy_extproc_server_start(&srv, &xcfg, &sy_director_ops, dir, is_ready, &app, err, sizeof(err));
+  rc = sy_extproc_server_start(&srv, &xcfg, &sy_director_ops, dir, health, &app, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "switchyard: %s\n", err[0] ? err : sy_strerror(rc));
     goto out;
@@ -349,16 +505,24 @@ int main(int argc, char **argv) {
   char ports[64];
   snprintf(ports, sizeof(ports), "%ld/%ld/%ld", o.grpc_port, o.health_port, o.metrics_port);
   SY_LOG(SY_LOG_INFO, "switchyard ready", "version", SY_VERSION, "grpc_health_metrics_ports", ports, "tls",
-         o.secure ? "true" : "false", "pool", o.pool_name, "namespace", o.pool_namespace, "manifests", o.manifests, NULL);
+         o.secure ? "true" : "false", "pool", o.pool_name, "namespace", o.pool_namespace, "source",
+         o.manifests[0] ? o.manifests : (kcfg ? kcfg->origin : "apiserver"), NULL);
 
   int sig = 0;
   sigwait(&sigs, &sig);
   SY_LOG(SY_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
   exit_code = 0;
 out:
+  /* Release leadership first so a successor becomes ready while we drain. */
+  sy_kube_lease_release(app.lease);
   sy_extproc_server_stop(srv, (unsigned)o.drain_s * 1000u);
+  sy_kube_lease_stop(app.lease);
   sy_admin_stop(admin);
   sy_manifests_watch_stop(watch);
+  sy_kube_source_stop(app.kube);
+  app.kube = NULL;
+  sy_kube_client_free(kclient);
+  sy_kube_config_free(kcfg);
   sy_datalayer_stop(app.dl);
   sy_director_free(dir);
   sy_controller_free(app.ctrl);

@@ -128,6 +128,77 @@ static int build_objectives(sy_arena_t *a, sy_pool_snap_t *ps, const sy_pool_t *
   return 0;
 }
 
+/* One rule of one InferenceModelRewrite, for ordering. */
+typedef struct rw_ref {
+  const sy_model_rewrite_t *obj;
+  const sy_rewrite_rule_t *rule;
+  size_t idx; /* rule index inside the object */
+} rw_ref_t;
+
+static int cmp_rw_ref(const void *a, const void *b) {
+  const rw_ref_t *x = a, *y = b;
+  bool gx = x->rule->n_matches == 0, gy = y->rule->n_matches == 0;
+  if (gx != gy) return gx ? 1 : -1; /* exact rules first */
+  if (x->obj->created != y->obj->created) return x->obj->created < y->obj->created ? -1 : 1;
+  int c = strcmp(x->obj->meta.name, y->obj->meta.name);
+  if (c) return c;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static const char *const *arena_strv(sy_arena_t *a, char *const *v, size_t n) {
+  const char **out = sy_arena_alloc(a, sizeof(char *) * (n ? n : 1));
+  for (size_t i = 0; out && i < n; i++)
+    if (!(out[i] = sy_arena_strndup(a, v[i], strlen(v[i])))) return NULL;
+  return out;
+}
+
+/* The pool's InferenceModelRewrite rules, flattened in precedence order. */
+static int build_rewrites(sy_arena_t *a, sy_pool_snap_t *ps, const sy_pool_t *pool, const sy_objset_t *set) {
+  size_t n = 0;
+  for (size_t i = 0; i < set->n_rewrites; i++) n += set->rewrites[i].n_rules;
+  if (n == 0) return 0;
+  rw_ref_t *refs = sy_malloc(sizeof(*refs) * n);
+  if (!refs) return -ENOMEM;
+  size_t m = 0;
+  for (size_t i = 0; i < set->n_rewrites; i++) {
+    const sy_model_rewrite_t *w = &set->rewrites[i];
+    if (strcmp(w->meta.namespace_name, pool->meta.namespace_name) || strcmp(w->pool_name, pool->meta.name) ||
+        strcmp(w->pool_group, "inference.networking.k8s.io"))
+      continue;
+    for (size_t r = 0; r < w->n_rules; r++) refs[m++] = (rw_ref_t){w, &w->rules[r], r};
+  }
+  qsort(refs, m, sizeof(*refs), cmp_rw_ref);
+  sy_rewrite_rule_snap_t *rules = sy_arena_calloc(a, sizeof(*rules) * (m ? m : 1));
+  int rc = rules ? 0 : -ENOMEM;
+  for (size_t i = 0; !rc && i < m; i++) {
+    const sy_rewrite_rule_t *src = refs[i].rule;
+    sy_rewrite_rule_snap_t *r = &rules[i];
+    const char *obj = refs[i].obj->meta.name;
+    char **models = sy_arena_alloc(a, sizeof(char *) * (src->n_targets ? src->n_targets : 1));
+    uint32_t *weights = sy_arena_alloc(a, sizeof(uint32_t) * (src->n_targets ? src->n_targets : 1));
+    r->object = sy_arena_strndup(a, obj, strlen(obj));
+    r->matches = arena_strv(a, src->matches, src->n_matches);
+    if (!models || !weights || !r->object || !r->matches) {
+      rc = -ENOMEM;
+      break;
+    }
+    r->n_matches = src->n_matches;
+    for (size_t t = 0; t < src->n_targets; t++) {
+      models[t] = src->targets[t].model;
+      weights[t] = (uint32_t)src->targets[t].weight;
+      r->total_weight += weights[t];
+    }
+    if (!(r->targets = arena_strv(a, models, src->n_targets))) rc = -ENOMEM;
+    r->weights = weights;
+    r->n_targets = src->n_targets;
+  }
+  sy_free(refs);
+  if (rc) return rc;
+  ps->rewrite_rules = rules;
+  ps->n_rewrite_rules = m;
+  return 0;
+}
+
 static int build_pool(sy_snapshot_t *snap, sy_pool_snap_t *ps, const sy_pool_t *pool, const sy_objset_t *set,
                       const sy_snapshot_t *prev) {
   sy_arena_t *a = &snap->arena;
@@ -137,7 +208,7 @@ static int build_pool(sy_snapshot_t *snap, sy_pool_snap_t *ps, const sy_pool_t *
   ps->n_target_ports = pool->n_target_ports;
   ps->app_h2c = pool->app_protocol == SY_APP_PROTOCOL_H2C;
   if (!ps->name || !ps->namespace_name || !ps->target_ports) return -ENOMEM;
-  if (build_objectives(a, ps, pool, set) != 0) return -ENOMEM;
+  if (build_objectives(a, ps, pool, set) != 0 || build_rewrites(a, ps, pool, set) != 0) return -ENOMEM;
 
   size_t cap = 0;
   for (size_t i = 0; i < set->n_pods; i++) {

@@ -92,6 +92,30 @@ const sy_pool_snap_t *sy_snapshot_pool(const sy_snapshot_t *s, const char *ns, c
   return NULL;
 }
 
+const char *sy_pool_model_rewrite(const sy_pool_snap_t *pool, const char *model, uint64_t rnd, const char **object) {
+  if (!pool || !model) return NULL;
+  const sy_rewrite_rule_snap_t *hit = NULL;
+  for (size_t i = 0; i < pool->n_rewrite_rules && !hit; i++) {
+    const sy_rewrite_rule_snap_t *r = &pool->rewrite_rules[i];
+    if (r->n_matches == 0) {
+      hit = r; /* generic rules sort after every exact one */
+      break;
+    }
+    for (size_t k = 0; k < r->n_matches && !hit; k++)
+      if (!strcmp(r->matches[k], model)) hit = r;
+  }
+  if (!hit || hit->n_targets == 0) return NULL;
+  if (object) *object = hit->object;
+  size_t pick = 0;
+  if (hit->total_weight == 0) {
+    pick = (size_t)(rnd % hit->n_targets);
+  } else {
+    uint64_t x = rnd % hit->total_weight;
+    while (pick + 1 < hit->n_targets && x >= hit->weights[pick]) x -= hit->weights[pick++];
+  }
+  return hit->targets[pick];
+}
+
 int sy_pool_objective_priority(const sy_pool_snap_t *pool, const char *name) {
   if (!name) return 0;
   size_t lo = 0, hi = pool->n_objectives;

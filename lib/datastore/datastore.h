@@ -83,6 +83,17 @@ typedef struct sy_endpoint {
   sy_endpoint_state_t *state; /* owned reference */
 } sy_endpoint_t;
 
+/* One InferenceModelRewrite rule, flattened for lookup. */
+typedef struct sy_rewrite_rule_snap {
+  const char *object;              /* the InferenceModelRewrite's name */
+  const char *const *matches;      /* exact model names; none = every model */
+  size_t n_matches;
+  const char *const *targets;      /* model names to send */
+  const uint32_t *weights;         /* parallel to targets */
+  size_t n_targets;
+  uint64_t total_weight;
+} sy_rewrite_rule_snap_t;
+
 typedef struct sy_pool_snap {
   const char *name;
   const char *namespace_name;
@@ -95,6 +106,11 @@ typedef struct sy_pool_snap {
   const char *const *objective_names; /* InferenceObjectives of this pool, sorted */
   const int *objective_priorities;
   size_t n_objectives;
+  /* InferenceModelRewrite rules of this pool in precedence order: rules
+   * with exact matches first, then generic ones; each group by the owning
+   * object's creationTimestamp (oldest first, then name), then rule order. */
+  const sy_rewrite_rule_snap_t *rewrite_rules;
+  size_t n_rewrite_rules;
 } sy_pool_snap_t;
 
 typedef struct sy_snapshot {
@@ -118,6 +134,11 @@ void sy_snapshot_release(sy_snapshot_t *s);
 const sy_pool_snap_t *sy_snapshot_pool(const sy_snapshot_t *s, const char *ns, const char *name);
 /* Priority of the pool's InferenceObjective `name`; 0 when unknown (as upstream). */
 int sy_pool_objective_priority(const sy_pool_snap_t *pool, const char *name);
+/* The model `model` is rewritten to, per the pool's InferenceModelRewrites
+ * (upstream's precedence: the first exact-match rule, else the first generic
+ * rule; a target picked by weight using `rnd`), or NULL when none applies.
+ * *object (may be NULL) gets the rule's object name. */
+const char *sy_pool_model_rewrite(const sy_pool_snap_t *pool, const char *model, uint64_t rnd, const char **object);
 /* Finds an endpoint of `pool` by "ip:port" address, or NULL. */
 const sy_endpoint_t *sy_pool_endpoint(const sy_pool_snap_t *pool, const char *address);
 

@@ -154,20 +154,41 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
     out->stream = oreq.stream;
     out->body = req->body;
     out->body_len = req->body_len;
-    if (req->model_rewrite && strcmp(req->model_rewrite, oreq.model) != 0) {
-      char *nb;
-      size_t nlen;
-      rc = sy_openai_rewrite_model(a, req->body, req->body_len, req->model_rewrite, &nb, &nlen);
-      if (rc) return rc;
-      out->body = nb;
-      out->body_len = nlen;
-      oreq.model = (char *)req->model_rewrite;
-      ev->target_model = oreq.model;
-    }
   }
 
   sy_snapshot_t *snap = sy_datastore_acquire(d->ds);
   const sy_pool_snap_t *pool = sy_snapshot_pool(snap, d->pool_namespace, d->pool_name);
+  if (!req->headers_only) {
+    /* Model rewrite, as upstream: the header overrides, then the pool's
+     * InferenceModelRewrites. The snapshot outlives this call only through
+     * the arena copy. */
+    const char *target = req->model_rewrite;
+    if (!target && pool) {
+      const char *object = NULL;
+      target = sy_pool_model_rewrite(pool, oreq.model, sy_rand_u64(), &object);
+      if (target) {
+        ev->rewrite_object = sy_arena_strndup(a, object, strlen(object));
+        target = sy_arena_strndup(a, target, strlen(target));
+        if (!target || !ev->rewrite_object) {
+          sy_snapshot_release(snap);
+          return -ENOMEM;
+        }
+      }
+    }
+    if (target && strcmp(target, oreq.model) != 0) {
+      char *nb;
+      size_t nlen;
+      int rrc = sy_openai_rewrite_model(a, req->body, req->body_len, target, &nb, &nlen);
+      if (rrc) {
+        sy_snapshot_release(snap);
+        return rrc;
+      }
+      out->body = nb;
+      out->body_len = nlen;
+      oreq.model = (char *)target;
+      ev->target_model = oreq.model;
+    }
+  }
   size_t n_all = pool ? pool->n_endpoints : 0;
   int rc = 0;
 

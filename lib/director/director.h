@@ -1,7 +1,7 @@
 /*
  * director — the request lifecycle between the ext_proc protocol and the
  * scheduler (upstream's "requestcontrol"): parse the OpenAI body, apply the
- * model-name rewrite header, gather candidates from the current snapshot
+ * model-name rewrite (header, then InferenceModelRewrite), gather candidates from the current snapshot
  * (subset hint, readiness), schedule, and account in-flight requests until
  * the response completes.
  *
@@ -22,6 +22,7 @@
 typedef struct sy_director_event {
   const char *model;        /* as requested ("" when unknown) */
   const char *target_model; /* after rewrite */
+  const char *rewrite_object; /* the InferenceModelRewrite applied, or NULL */
   int priority;
   int status;               /* 0 = routed, else the ImmediateResponse code */
   const char *error_kind;   /* "BadRequest", ... when status != 0 */

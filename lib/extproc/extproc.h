@@ -29,6 +29,7 @@
 #define SY_HDR_SUBSET "x-gateway-destination-endpoint-subset"
 #define SY_HDR_FAIRNESS "x-gateway-inference-fairness-id"
 #define SY_HDR_OBJECTIVE "x-gateway-inference-objective"
+#define SY_EXTPROC_SERVICE "envoy.service.ext_proc.v3.ExternalProcessor"
 #define SY_HDR_MODEL_REWRITE "x-gateway-model-name-rewrite"
 #define SY_HDR_REQUEST_ID "x-request-id"
 /* llm-d-router's names for the control headers (read first). */
@@ -150,9 +151,17 @@ typedef struct sy_extproc_server_config {
   sy_extproc_config_t stream;
 } sy_extproc_server_config_t;
 
-/* Readiness for the health service: called on a worker thread per check;
- * must be cheap and thread-safe. `liveness` asks for the liveness service. */
-typedef bool (*sy_extproc_ready_fn)(void *ctx, bool liveness);
+typedef enum sy_health {
+  SY_HEALTH_SERVING = 0,
+  SY_HEALTH_NOT_SERVING = 1,
+  SY_HEALTH_UNKNOWN = 2, /* answered as SERVICE_UNKNOWN */
+} sy_health_t;
+
+/* Status of health service `service` (`len` bytes, not NUL-terminated;
+ * "" for the server as a whole). Called on a worker thread per check and
+ * per Watch poll; must be cheap and thread-safe. While draining, the server
+ * answers NOT_SERVING without asking. */
+typedef sy_health_t (*sy_extproc_ready_fn)(void *ctx, const char *service, size_t len);
 
 typedef struct sy_extproc_server sy_extproc_server_t;
 

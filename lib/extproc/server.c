@@ -36,7 +36,7 @@
 #define METHOD_PROCESS "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
 #define METHOD_CHECK "/grpc.health.v1.Health/Check"
 #define METHOD_WATCH "/grpc.health.v1.Health/Watch"
-#define SERVICE_EXTPROC "envoy.service.ext_proc.v3.ExternalProcessor"
+#define SERVICE_EXTPROC SY_EXTPROC_SERVICE
 
 typedef enum tag_kind {
   TAG_SLOT = 1, /* a requested call arrived (or the request failed) */
@@ -111,7 +111,7 @@ typedef struct watch {
   worker_t *w;
   grpc_call *call;
   grpc_byte_buffer *inflight;
-  bool liveness;
+  char service[256]; /* the watched service name */
   int last_status;
   int cancelled;
   bool send_pending, close_done, md_sent;
@@ -372,9 +372,12 @@ static void pcall_on_close(pcall_t *c) {
 
 static int health_status(sy_extproc_server_t *srv, const char *service, size_t len) {
   if (atomic_load(&srv->draining)) return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
-  bool liveness = sy_str_ieq(service, len, "liveness");
-  return srv->ready(srv->ready_ctx, liveness) ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-                                              : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+  switch (srv->ready(srv->ready_ctx, service, len)) {
+    case SY_HEALTH_SERVING: return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    case SY_HEALTH_UNKNOWN: return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+    case SY_HEALTH_NOT_SERVING: break;
+  }
+  return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
 }
 
 static grpc_byte_buffer *health_response(int status) {
@@ -497,7 +500,8 @@ static void on_watch(worker_t *w, grpc_call *call, grpc_byte_buffer *payload) {
   }
   x->w = w;
   x->call = call;
-  x->liveness = sy_str_ieq(service, strlen(service), "liveness");
+  memcpy(x->service, service, SY_MIN(strlen(service) + 1, sizeof(x->service)));
+  x->service[sizeof(x->service) - 1] = '\0';
   x->send_tag = (tag_t){TAG_WATCH_SEND, x};
   x->close_tag = (tag_t){TAG_WATCH_CLOSE, x};
   x->next = w->watches;
@@ -521,7 +525,7 @@ static void on_watch(worker_t *w, grpc_call *call, grpc_byte_buffer *payload) {
 static void watches_poll(worker_t *w) {
   for (watch_t *x = w->watches; x; x = x->next) {
     if (x->send_pending || x->close_done) continue;
-    int st = health_status(w->srv, x->liveness ? "liveness" : "", x->liveness ? 8 : 0);
+    int st = health_status(w->srv, x->service, strlen(x->service));
     if (st != x->last_status) watch_send(x, st);
   }
 }

@@ -23,6 +23,10 @@ static int hist(sy_metrics_registry_t *r, const char *name, const char *help, co
 static void on_decided(void *ctx, const sy_director_event_t *ev) {
   sy_observe_t *o = ctx;
   const char *mt[2] = {ev->model, ev->target_model};
+  if (ev->rewrite_object) {
+    const char *v[3] = {ev->rewrite_object, ev->model, ev->target_model};
+    sy_counter_inc(sy_counter_with(o->m.rewrite_decisions, v));
+  }
   if (ev->status == 0 || ev->endpoint) {
     char prio[16];
     snprintf(prio, sizeof(prio), "%d", ev->priority);
@@ -136,10 +140,14 @@ int sy_observe_metrics_register(sy_observe_t *o, sy_metrics_registry_t *r, const
   static const char *const L_ATTEMPT[] = {"status", "target_model_name", "pod_name", "namespace", "port"};
   static const char *const L_PLUGIN[] = {"extension_point", "plugin_type", "plugin_name"};
   sy_observe_metrics_t *m = &o->m;
+  static const char *const L_REWRITE[] = {"model_rewrite_name", "model_name", "target_model"};
   sy_metric_family_t *info;
   int rc = sy_metrics_counter_new(r, "inference_objective_request_total",
                                   A "Counter of inference objective requests broken out for each model and target model.",
                                   L_PRIO, 3, &m->request_total);
+  if (!rc) rc = sy_metrics_counter_new(r, "inference_extension_model_rewrite_decisions_total",
+                                       A "Counter of model rewrite decisions by InferenceModelRewrite, model and target model.",
+                                       L_REWRITE, 3, &m->rewrite_decisions);
   if (!rc) rc = sy_metrics_counter_new(r, "inference_objective_request_error_total",
                                        A "Counter of inference objective requests errors broken out for each model and target model.",
                                        L_ERR, 3, &m->request_error_total);

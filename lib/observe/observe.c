@@ -88,7 +88,7 @@ static int pools_json(const sy_observe_t *o, sy_buf_t *b, const sy_snapshot_t *s
       rc = rc ? rc : sy_observe_json_str(b, p->objective_names[k]);
       rc = rc ? rc : sy_buf_printf(b, ":%d", p->objective_priorities[k]);
     }
-    rc = rc ? rc : sy_buf_append_str(b, "}");
+    rc = rc ? rc : sy_buf_printf(b, "},\"rewrite_rules\":%zu", p->n_rewrite_rules);
     if (with_endpoints) {
       rc = rc ? rc : sy_buf_append_str(b, ",\"endpoints\":[");
       for (size_t k = 0; !rc && k < p->n_endpoints; k++) {

@@ -6,6 +6,7 @@
 #include "observe.h"
 
 typedef struct sy_observe_metrics {
+  sy_metric_family_t *rewrite_decisions;
   sy_metric_family_t *request_total, *request_error_total, *request_duration, *request_sizes, *response_sizes;
   sy_metric_family_t *input_tokens, *output_tokens, *cached_tokens, *ntpot, *running_requests;
   sy_metric_family_t *scheduler_e2e, *scheduler_attempts, *plugin_duration, *prefix_hit_ratio, *prefix_hit_bytes;

@@ -1,6 +1,7 @@
 /* YAML documents -> InferencePool / Pod structs, with located errors.
  * Sans I/O: works on an already parsed stream. */
 #include <arpa/inet.h>
+#include <time.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@ typedef struct dctx {
   const char *kind;
   const char *ns;   /* NULL until known */
   const char *name; /* NULL until known and valid */
+  /* Objects from an API server were validated by it against the CRD's
+   * schema; fields newer than ours are tolerated there, not in manifests. */
+  bool lenient;
 } dctx_t;
 
 /* ----------------------------------------------------------------- errors */
@@ -223,6 +227,7 @@ static int get_int(dctx_t *d, const sy_yaml_node_t *m, const char *key, const ch
 /* Rejects keys of mapping m that are not in `allowed` (NULL-terminated). */
 static int no_unknown_fields(dctx_t *d, const sy_yaml_node_t *m, const char *path,
                              const char *const *allowed) {
+  if (d->lenient) return 0;
   for (size_t i = 0; i < m->n; i++) {
     const sy_yaml_node_t *k = m->keys[i];
     bool ok = false;
@@ -296,6 +301,7 @@ static void meta_cleanup(sy_objmeta_t *m) {
   sy_free(m->name);
   sy_free(m->namespace_name);
   sy_free(m->uid);
+  sy_free(m->resource_version);
   labels_free(m->labels, m->n_labels);
   labels_free(m->annotations, m->n_annotations);
   sy_free(m->origin);
@@ -351,6 +357,8 @@ static int decode_meta(dctx_t *d, const sy_yaml_node_t *root, sy_objmeta_t *meta
   d->name = meta->name;
 
   if ((rc = get_string(d, m, "uid", "metadata.uid", false, &meta->uid))) return rc;
+  if ((rc = get_string(d, m, "resourceVersion", "metadata.resourceVersion", false, &meta->resource_version)))
+    return rc;
   if ((rc = get_labels(d, m, "labels", "metadata.labels", true, &meta->labels, &meta->n_labels)))
     return rc;
   if ((rc = get_labels(d, m, "annotations", "metadata.annotations", false, &meta->annotations,
@@ -565,11 +573,13 @@ void sy_source__objective_cleanup(sy_objective_t *o) {
   meta_cleanup(&o->meta);
   sy_free(o->pool_group);
   sy_free(o->pool_name);
+  memset(o, 0, sizeof(*o));
 }
+
+static int decode_pool_ref(dctx_t *d, const sy_yaml_node_t *spec, char **group, char **name);
 
 static int decode_objective(dctx_t *d, const sy_yaml_node_t *root, sy_objective_t *o) {
   static const char *const spec_fields[] = {"priority", "poolRef", NULL};
-  static const char *const ref_fields[] = {"group", "kind", "name", NULL};
   int rc = decode_meta(d, root, &o->meta);
   if (rc) return rc;
   const sy_yaml_node_t *spec = sy_yaml_get(root, "spec");
@@ -584,14 +594,59 @@ static int decode_objective(dctx_t *d, const sy_yaml_node_t *root, sy_objective_
       return derr(d, pr, "spec.priority", "must be an integer");
     o->priority = (int)v;
   }
+  return decode_pool_ref(d, spec, &o->pool_group, &o->pool_name);
+}
+
+/* --------------------------------------------------------------- rewrite */
+
+static void rewrite_rules_free(sy_rewrite_rule_t *r, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < r[i].n_matches; j++) sy_free(r[i].matches[j]);
+    sy_free(r[i].matches);
+    for (size_t j = 0; j < r[i].n_targets; j++) sy_free(r[i].targets[j].model);
+    sy_free(r[i].targets);
+  }
+  sy_free(r);
+}
+
+void sy_source__rewrite_cleanup(sy_model_rewrite_t *w) {
+  meta_cleanup(&w->meta);
+  sy_free(w->pool_group);
+  sy_free(w->pool_name);
+  rewrite_rules_free(w->rules, w->n_rules);
+  memset(w, 0, sizeof(*w));
+}
+
+/* RFC 3339 "2006-01-02T15:04:05Z" (what the API server writes) -> Unix
+ * seconds; fractional seconds and offsets are accepted. 0 when unparsable. */
+static int64_t parse_rfc3339(const char *s) {
+  struct tm tm;
+  memset(&tm, 0, sizeof(tm));
+  const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) return 0;
+  if (*p == '.') {
+    p++;
+    while (*p >= '0' && *p <= '9') p++;
+  }
+  int64_t t = (int64_t)timegm(&tm);
+  if ((*p == '+' || *p == '-') && p[1] && p[2] && p[3] == ':' && p[4] && p[5]) {
+    int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+    t += *p == '+' ? -off : off;
+  }
+  return t;
+}
+
+static int decode_pool_ref(dctx_t *d, const sy_yaml_node_t *spec, char **group, char **name) {
+  static const char *const ref_fields[] = {"group", "kind", "name", NULL};
   const sy_yaml_node_t *ref = sy_yaml_get(spec, "poolRef");
+  int rc;
   if (sy_yaml_is_null(ref)) return derr(d, ref ? ref : spec, "spec.poolRef", "required");
   if ((rc = want_kind(d, ref, SY_YAML_MAPPING, "spec.poolRef")) ||
       (rc = no_unknown_fields(d, ref, "spec.poolRef", ref_fields)))
     return rc;
-  if ((rc = get_string(d, ref, "name", "spec.poolRef.name", true, &o->pool_name))) return rc;
-  if ((rc = get_string(d, ref, "group", "spec.poolRef.group", false, &o->pool_group))) return rc;
-  if (!o->pool_group && !(o->pool_group = sy_strdup("inference.networking.k8s.io"))) return -ENOMEM;
+  if ((rc = get_string(d, ref, "name", "spec.poolRef.name", true, name))) return rc;
+  if ((rc = get_string(d, ref, "group", "spec.poolRef.group", false, group))) return rc;
+  if (!*group && !(*group = sy_strdup("inference.networking.k8s.io"))) return -ENOMEM;
   char *kind = NULL;
   if ((rc = get_string(d, ref, "kind", "spec.poolRef.kind", false, &kind))) return rc;
   if (kind && strcmp(kind, "InferencePool") != 0) {
@@ -599,6 +654,88 @@ static int decode_objective(dctx_t *d, const sy_yaml_node_t *root, sy_objective_
     return derr(d, sy_yaml_get(ref, "kind"), "spec.poolRef.kind", "must be InferencePool");
   }
   sy_free(kind);
+  return 0;
+}
+
+static int decode_rewrite_rule(dctx_t *d, const sy_yaml_node_t *r, size_t ri, sy_rewrite_rule_t *out) {
+  static const char *const rule_fields[] = {"matches", "targets", NULL};
+  static const char *const match_fields[] = {"model", NULL};
+  static const char *const model_fields[] = {"type", "value", NULL};
+  static const char *const target_fields[] = {"weight", "modelRewrite", NULL};
+  char path[160];
+  int rc;
+  snprintf(path, sizeof(path), "spec.rules[%zu]", ri);
+  if ((rc = want_kind(d, r, SY_YAML_MAPPING, path)) || (rc = no_unknown_fields(d, r, path, rule_fields))) return rc;
+
+  const sy_yaml_node_t *ms = sy_yaml_get(r, "matches");
+  if (!sy_yaml_is_null(ms)) {
+    snprintf(path, sizeof(path), "spec.rules[%zu].matches", ri);
+    if ((rc = want_kind(d, ms, SY_YAML_SEQUENCE, path))) return rc;
+    if (ms->n && !(out->matches = sy_calloc(ms->n, sizeof(*out->matches)))) return -ENOMEM;
+    for (size_t i = 0; i < ms->n; i++) {
+      const sy_yaml_node_t *m = ms->items[i];
+      snprintf(path, sizeof(path), "spec.rules[%zu].matches[%zu]", ri, i);
+      if ((rc = want_kind(d, m, SY_YAML_MAPPING, path)) || (rc = no_unknown_fields(d, m, path, match_fields))) return rc;
+      const sy_yaml_node_t *model = sy_yaml_get(m, "model");
+      snprintf(path, sizeof(path), "spec.rules[%zu].matches[%zu].model", ri, i);
+      if (sy_yaml_is_null(model)) return derr(d, model ? model : m, path, "required");
+      if ((rc = want_kind(d, model, SY_YAML_MAPPING, path)) || (rc = no_unknown_fields(d, model, path, model_fields)))
+        return rc;
+      char *type = NULL;
+      snprintf(path, sizeof(path), "spec.rules[%zu].matches[%zu].model.type", ri, i);
+      if ((rc = get_string(d, model, "type", path, false, &type))) return rc;
+      bool exact = !type || strcmp(type, "Exact") == 0;
+      sy_free(type);
+      if (!exact) return derr(d, sy_yaml_get(model, "type"), path, "must be Exact");
+      snprintf(path, sizeof(path), "spec.rules[%zu].matches[%zu].model.value", ri, i);
+      if ((rc = get_string(d, model, "value", path, true, &out->matches[i]))) return rc;
+      out->n_matches = i + 1;
+      if (!out->matches[i][0]) return derr(d, sy_yaml_get(model, "value"), path, "must not be empty");
+    }
+  }
+
+  const sy_yaml_node_t *ts = sy_yaml_get(r, "targets");
+  snprintf(path, sizeof(path), "spec.rules[%zu].targets", ri);
+  if (sy_yaml_is_null(ts)) return derr(d, ts ? ts : r, path, "required");
+  if ((rc = want_kind(d, ts, SY_YAML_SEQUENCE, path))) return rc;
+  if (ts->n == 0) return derr(d, ts, path, "must have at least one target");
+  if (!(out->targets = sy_calloc(ts->n, sizeof(*out->targets)))) return -ENOMEM;
+  for (size_t i = 0; i < ts->n; i++) {
+    const sy_yaml_node_t *t = ts->items[i];
+    snprintf(path, sizeof(path), "spec.rules[%zu].targets[%zu]", ri, i);
+    if ((rc = want_kind(d, t, SY_YAML_MAPPING, path)) || (rc = no_unknown_fields(d, t, path, target_fields))) return rc;
+    out->n_targets = i + 1;
+    snprintf(path, sizeof(path), "spec.rules[%zu].targets[%zu].modelRewrite", ri, i);
+    if ((rc = get_string(d, t, "modelRewrite", path, true, &out->targets[i].model))) return rc;
+    int64_t w = 1;
+    bool present;
+    snprintf(path, sizeof(path), "spec.rules[%zu].targets[%zu].weight", ri, i);
+    if ((rc = get_int(d, t, "weight", path, false, 1, 1000000, &w, &present))) return rc;
+    out->targets[i].weight = (int32_t)w;
+  }
+  return 0;
+}
+
+static int decode_rewrite(dctx_t *d, const sy_yaml_node_t *root, sy_model_rewrite_t *w) {
+  static const char *const spec_fields[] = {"poolRef", "rules", NULL};
+  int rc = decode_meta(d, root, &w->meta);
+  if (rc) return rc;
+  const sy_yaml_node_t *ct = sy_yaml_path(root, "metadata.creationTimestamp");
+  if (sy_yaml_is_string(ct)) w->created = parse_rfc3339(ct->text);
+  const sy_yaml_node_t *spec = sy_yaml_get(root, "spec");
+  if (sy_yaml_is_null(spec)) return derr(d, spec ? spec : root, "spec", "required");
+  if ((rc = want_kind(d, spec, SY_YAML_MAPPING, "spec")) || (rc = no_unknown_fields(d, spec, "spec", spec_fields)))
+    return rc;
+  if ((rc = decode_pool_ref(d, spec, &w->pool_group, &w->pool_name))) return rc;
+  const sy_yaml_node_t *rules = sy_yaml_get(spec, "rules");
+  if (sy_yaml_is_null(rules)) return derr(d, rules ? rules : spec, "spec.rules", "required");
+  if ((rc = want_kind(d, rules, SY_YAML_SEQUENCE, "spec.rules"))) return rc;
+  if (rules->n == 0) return derr(d, rules, "spec.rules", "must have at least one rule");
+  if (!(w->rules = sy_calloc(rules->n, sizeof(*w->rules)))) return -ENOMEM;
+  for (size_t i = 0; i < rules->n; i++) {
+    w->n_rules = i + 1;
+    if ((rc = decode_rewrite_rule(d, rules->items[i], i, &w->rules[i]))) return rc;
+  }
   return 0;
 }
 
@@ -613,6 +750,9 @@ void sy_source__loader_cleanup(sy_source__loader_t *ld) {
   for (size_t i = 0; i < ld->n_pools; i++) sy_source__pool_cleanup(&ld->pools[i]);
   for (size_t i = 0; i < ld->n_pods; i++) sy_source__pod_cleanup(&ld->pods[i]);
   for (size_t i = 0; i < ld->n_objs; i++) sy_source__objective_cleanup(&ld->objs[i]);
+  for (size_t i = 0; i < ld->n_rws; i++) sy_source__rewrite_cleanup(&ld->rws[i]);
+  sy_free(ld->rws);
+  sy_free(ld->rw_locs);
   sy_free(ld->pools);
   sy_free(ld->pool_locs);
   sy_free(ld->pods);
@@ -711,6 +851,20 @@ static int decode_object(sy_source__loader_t *ld, const char *file, const sy_yam
     ld->n_objs++;
     return 0;
   }
+  if ((sy_yaml_text_eq(api, "llm-d.ai/v1alpha2") || sy_yaml_text_eq(api, "inference.networking.x-k8s.io/v1alpha2")) &&
+      sy_yaml_text_eq(kind, "InferenceModelRewrite")) {
+    d.kind = "InferenceModelRewrite";
+    if ((rc = grow((void **)&ld->rws, &ld->rw_locs, &ld->cap_rws, ld->n_rws, sizeof(*ld->rws)))) return rc;
+    sy_model_rewrite_t *w = &ld->rws[ld->n_rws];
+    memset(w, 0, sizeof(*w));
+    if ((rc = decode_rewrite(&d, root, w)) || (rc = set_origin(&w->meta, file, root))) {
+      sy_source__rewrite_cleanup(w);
+      return rc;
+    }
+    ld->rw_locs[ld->n_rws] = (sy_source__loc_t){file, root->line, root->column};
+    ld->n_rws++;
+    return 0;
+  }
   if (sy_yaml_text_eq(api, "v1") && sy_yaml_text_eq(kind, "List")) {
     if (list_depth >= MAX_LIST_DEPTH) {
       d.kind = "List";
@@ -780,7 +934,7 @@ static int check_dups(sy_source__loader_t *ld, const char *kind, dupref_t *r, si
 
 int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
   *out = NULL;
-  size_t n = SY_MAX(SY_MAX(ld->n_pools, ld->n_pods), ld->n_objs);
+  size_t n = SY_MAX(SY_MAX(SY_MAX(ld->n_pools, ld->n_pods), ld->n_objs), ld->n_rws);
   if (n > 1) {
     dupref_t *r = sy_malloc(n * sizeof(*r));
     if (!r) return -ENOMEM;
@@ -796,6 +950,10 @@ int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
       for (size_t i = 0; i < ld->n_objs; i++) r[i] = (dupref_t){&ld->objs[i].meta, &ld->obj_locs[i], i};
       rc = check_dups(ld, "InferenceObjective", r, ld->n_objs);
     }
+    if (rc == 0) {
+      for (size_t i = 0; i < ld->n_rws; i++) r[i] = (dupref_t){&ld->rws[i].meta, &ld->rw_locs[i], i};
+      rc = check_dups(ld, "InferenceModelRewrite", r, ld->n_rws);
+    }
     sy_free(r);
     if (rc) return rc;
   }
@@ -807,6 +965,10 @@ int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
   set->n_pods = ld->n_pods;
   set->objectives = ld->objs;
   set->n_objectives = ld->n_objs;
+  set->rewrites = ld->rws;
+  set->n_rewrites = ld->n_rws;
+  ld->rws = NULL;
+  ld->n_rws = ld->cap_rws = 0;
   ld->pools = NULL;
   ld->pods = NULL;
   ld->objs = NULL;
@@ -814,4 +976,50 @@ int sy_source__loader_finish(sy_source__loader_t *ld, sy_objset_t **out) {
   ld->cap_pools = ld->cap_pods = ld->cap_objs = 0;
   *out = set;
   return 0;
+}
+
+/* ------------------------------------------------------ API server (JSON) */
+
+int sy_source_decode_json(sy_kind_t kind, const char *origin, const struct cJSON *obj, void *out,
+                          sy_source_error_t *err) {
+  static const char *const names[] = {"InferencePool", "Pod", "InferenceObjective", "InferenceModelRewrite"};
+  if ((unsigned)kind > SY_KIND_REWRITE) return SY_EINVAL;
+  sy_yaml_stream_t *s = NULL;
+  sy_yaml_error_t ye;
+  int rc = sy_yaml_from_json(origin, obj, &s, &ye);
+  if (rc) {
+    sy_source__error_from_yaml(err, &ye);
+    return rc == -ENOMEM ? rc : SY_EINVAL;
+  }
+  sy_source__loader_t ld;
+  sy_source__loader_init(&ld, err);
+  dctx_t d = {.ld = &ld, .file = origin, .kind = names[kind], .lenient = true};
+  const sy_yaml_node_t *root = s->docs[0].root;
+  if (root->kind != SY_YAML_MAPPING) {
+    rc = derr(&d, root, NULL, "must be an object, not %s", type_phrase(root));
+  } else {
+    switch (kind) {
+      case SY_KIND_POOL: rc = decode_pool(&d, root, out); break;
+      case SY_KIND_POD: rc = decode_pod(&d, root, out); break;
+      case SY_KIND_OBJECTIVE: rc = decode_objective(&d, root, out); break;
+      case SY_KIND_REWRITE: rc = decode_rewrite(&d, root, out); break;
+    }
+  }
+  if (!rc) {
+    sy_objmeta_t *meta = out; /* every object struct starts with its metadata */
+    if (!(meta->origin = sy_strdup(origin ? origin : "apiserver"))) rc = -ENOMEM;
+  }
+  if (rc) sy_source_object_cleanup(kind, out);
+  sy_source__loader_cleanup(&ld);
+  sy_yaml_stream_free(s);
+  return rc;
+}
+
+void sy_source_object_cleanup(sy_kind_t kind, void *obj) {
+  switch (kind) {
+    case SY_KIND_POOL: sy_source__pool_cleanup(obj); break;
+    case SY_KIND_POD: sy_source__pod_cleanup(obj); break;
+    case SY_KIND_OBJECTIVE: sy_source__objective_cleanup(obj); break;
+    case SY_KIND_REWRITE: sy_source__rewrite_cleanup(obj); break;
+  }
 }

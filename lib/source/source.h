@@ -27,6 +27,7 @@ typedef struct sy_objmeta {
   char *name;
   char *namespace_name; /* "default" when the manifest omits it */
   char *uid;            /* may be NULL for local manifests */
+  char *resource_version; /* metadata.resourceVersion; NULL for local manifests */
   sy_label_t *labels;
   size_t n_labels;
   sy_label_t *annotations;
@@ -75,6 +76,32 @@ typedef struct sy_objective {
   char *pool_name;   /* spec.poolRef.name (required; same namespace) */
 } sy_objective_t;
 
+/* One rewrite target: the model name to send and its relative weight. */
+typedef struct sy_rewrite_target {
+  char *model;     /* modelRewrite */
+  int32_t weight;  /* 1..1000000 (default 1) */
+} sy_rewrite_target_t;
+
+/* One rule: when any match is the request's model (or matches is empty:
+ * every model), pick a target by weight. */
+typedef struct sy_rewrite_rule {
+  char **matches; /* exact model names; n_matches == 0 matches all */
+  size_t n_matches;
+  sy_rewrite_target_t *targets; /* >= 1 */
+  size_t n_targets;
+} sy_rewrite_rule_t;
+
+/* InferenceModelRewrite (llm-d.ai/v1alpha2, or the older
+ * inference.networking.x-k8s.io/v1alpha2). */
+typedef struct sy_model_rewrite {
+  sy_objmeta_t meta;
+  char *pool_group;
+  char *pool_name;
+  int64_t created;        /* metadata.creationTimestamp, Unix seconds; 0 when unset */
+  sy_rewrite_rule_t *rules; /* >= 1 */
+  size_t n_rules;
+} sy_model_rewrite_t;
+
 /* A complete set of objects as one source sees them at one moment. */
 typedef struct sy_objset {
   sy_pool_t *pools;
@@ -83,7 +110,40 @@ typedef struct sy_objset {
   size_t n_pods;
   sy_objective_t *objectives;
   size_t n_objectives;
+  sy_model_rewrite_t *rewrites;
+  size_t n_rewrites;
 } sy_objset_t;
+
+/* A located error: file, 1-based line and column, and a message. */
+typedef struct sy_source_error {
+  char file[512];
+  int line;
+  int column;
+  char msg[512];
+} sy_source_error_t;
+
+/* The object kinds a source decodes. */
+typedef enum sy_kind {
+  SY_KIND_POOL = 0,
+  SY_KIND_POD = 1,
+  SY_KIND_OBJECTIVE = 2,
+  SY_KIND_REWRITE = 3,
+} sy_kind_t;
+
+/* Decodes one API object of a known kind (no apiVersion/kind needed: list
+ * items carry none) from a cJSON object (borrowed) into *out, a zeroed
+ * sy_pool_t / sy_pod_t / sy_objective_t / sy_model_rewrite_t as `kind` says.
+ * The same validation as for manifests; `origin` names the source in
+ * messages and becomes meta.origin. 0, SY_EINVAL (err filled) or -ENOMEM;
+ * on failure *out is left clean. Thread-safe. */
+struct cJSON;
+int sy_source_decode_json(sy_kind_t kind, const char *origin, const struct cJSON *obj, void *out,
+                          sy_source_error_t *err);
+/* Releases what an object of `kind` owns (not the struct itself). */
+void sy_source_object_cleanup(sy_kind_t kind, void *obj);
+/* Deep-copies an object of `kind` into the zeroed *dst. 0 or -ENOMEM (dst
+ * left clean). */
+int sy_source_object_copy(sy_kind_t kind, void *dst, const void *src);
 
 /* Frees the set and everything it owns. Accepts NULL. */
 void sy_objset_free(sy_objset_t *set);
@@ -96,14 +156,6 @@ bool sy_labels_match(const sy_label_t *selector, size_t n_selector, const sy_lab
 
 /* -------------------------------------------------------- local manifests */
 
-/* A located error: file, 1-based line and column, and a message. */
-typedef struct sy_source_error {
-  char file[512];
-  int line;
-  int column;
-  char msg[512];
-} sy_source_error_t;
-
 /* Formats `err` as "file:line:column: msg" ("file: msg" when line is 0)
  * into buf (NUL-terminated when n > 0). Returns what snprintf returns. */
 int sy_source_error_format(const sy_source_error_t *err, char *buf, size_t n);
@@ -113,7 +165,9 @@ int sy_source_error_format(const sy_source_error_t *err, char *buf, size_t n);
  * recursive; hidden files and subdirectories skipped; symlinks followed).
  * JSON is YAML, so .json files hold one object (or several "---"-separated
  * YAML documents). Documents of kind InferencePool
- * (inference.networking.k8s.io/v1) and Pod (v1) are decoded, also inside a
+ * (inference.networking.k8s.io/v1), Pod (v1), InferenceObjective and
+ * InferenceModelRewrite (llm-d.ai/v1alpha2 or
+ * inference.networking.x-k8s.io/v1alpha2) are decoded, also inside a
  * v1 List's items; other kinds are skipped; an empty document is skipped. Any
  * syntax error, a recognised object with a missing or invalid field, or a
  * duplicate namespace/name of one kind fails the whole load. Objects keep

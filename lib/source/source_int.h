@@ -26,6 +26,9 @@ typedef struct sy_source__loader {
   sy_objective_t *objs;
   sy_source__loc_t *obj_locs;
   size_t n_objs, cap_objs;
+  sy_model_rewrite_t *rws;
+  sy_source__loc_t *rw_locs;
+  size_t n_rws, cap_rws;
   char **files; /* names of the streams seen, owned */
   size_t n_files, cap_files;
   sy_source_error_t *err; /* may be NULL */
@@ -50,6 +53,7 @@ void sy_source__error_set(sy_source_error_t *err, const char *file, int line, in
 void sy_source__pool_cleanup(sy_pool_t *p);
 void sy_source__pod_cleanup(sy_pod_t *p);
 void sy_source__objective_cleanup(sy_objective_t *o);
+void sy_source__rewrite_cleanup(sy_model_rewrite_t *w);
 
 /* Loads like sy_manifests_load and also returns a hash of the bytes read
  * (names and contents), so the watcher can skip publishing unchanged data. */

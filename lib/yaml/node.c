@@ -239,3 +239,38 @@ const sy_yaml_node_t *sy_yaml_path(const sy_yaml_node_t *node, const char *path)
   }
   return NULL;
 }
+
+typedef struct keyref {
+  const sy_yaml_node_t *key;
+  uint32_t idx;
+} keyref_t;
+
+static int keyref_cmp(const void *a, const void *b) {
+  const keyref_t *x = a, *y = b;
+  int c = sy_yaml__keycmp(x->key->text, x->key->len, y->key->text, y->key->len);
+  if (c) return c;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int sy_yaml__index_mapping(sy_yaml_node_t *m, const sy_yaml_node_t **dup, const sy_yaml_node_t **first) {
+  size_t n = m->n;
+  keyref_t *refs = sy_malloc(n * sizeof(*refs));
+  if (!refs) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    refs[i].key = m->keys[i];
+    refs[i].idx = (uint32_t)i;
+  }
+  qsort(refs, n, sizeof(*refs), keyref_cmp);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    m->sorted_[i] = refs[i].idx;
+    if (i > 0 && rc == 0 &&
+        sy_yaml__keycmp(refs[i - 1].key->text, refs[i - 1].key->len, refs[i].key->text, refs[i].key->len) == 0) {
+      *dup = refs[i].key;
+      *first = refs[i - 1].key;
+      rc = SY_EPARSE;
+    }
+  }
+  sy_free(refs);
+  return rc;
+}

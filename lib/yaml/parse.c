@@ -204,18 +204,6 @@ static int attach(pstate_t *p, sy_yaml_node_t *node, size_t weight, unsigned hei
   return 0;
 }
 
-typedef struct keyref {
-  const sy_yaml_node_t *key;
-  uint32_t idx;
-} keyref_t;
-
-static int keyref_cmp(const void *a, const void *b) {
-  const keyref_t *x = a, *y = b;
-  int c = sy_yaml__keycmp(x->key->text, x->key->len, y->key->text, y->key->len);
-  if (c) return c;
-  return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
 int sy_yaml__keycmp(const char *a, size_t alen, const char *b, size_t blen) {
   int c = memcmp(a, b, SY_MIN(alen, blen));
   if (c) return c;
@@ -238,26 +226,13 @@ static int finish_mapping(pstate_t *p, frame_t *f) {
     m->items[i] = f->kids[2 * i + 1];
   }
   m->n = n;
-  keyref_t *refs = sy_malloc(n * sizeof(*refs));
-  if (!refs) return -ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    refs[i].key = m->keys[i];
-    refs[i].idx = (uint32_t)i;
+  const sy_yaml_node_t *dup = NULL, *first = NULL;
+  int rc = sy_yaml__index_mapping(m, &dup, &first);
+  if (rc == SY_EPARSE) {
+    rc = fail(p, dup->line, dup->column, SY_EPARSE,
+              "duplicate mapping key \"%.*s\" (first at line %d column %d)",
+              (int)SY_MIN(dup->len, 200), dup->text, first->line, first->column);
   }
-  qsort(refs, n, sizeof(*refs), keyref_cmp);
-  int rc = 0;
-  for (size_t i = 0; i < n; i++) {
-    m->sorted_[i] = refs[i].idx;
-    if (i > 0 && rc == 0 &&
-        sy_yaml__keycmp(refs[i - 1].key->text, refs[i - 1].key->len, refs[i].key->text,
-                        refs[i].key->len) == 0) {
-      const sy_yaml_node_t *dup = refs[i].key, *first = refs[i - 1].key;
-      rc = fail(p, dup->line, dup->column, SY_EPARSE,
-                "duplicate mapping key \"%.*s\" (first at line %d column %d)",
-                (int)SY_MIN(dup->len, 200), dup->text, first->line, first->column);
-    }
-  }
-  sy_free(refs);
   return rc;
 }
 

@@ -137,6 +137,15 @@ int sy_yaml_read_file(const char *path, size_t max_bytes, char **out, size_t *le
 /* Frees the stream and every node. Accepts NULL. */
 void sy_yaml_stream_free(sy_yaml_stream_t *s);
 
+/* Builds a one-document stream from a cJSON tree (borrowed; JSON from an
+ * API server), so code written against this tree decodes JSON too. Strings
+ * become quoted scalars, numbers/booleans plain ones, null a null node.
+ * Nodes carry line 0 (no positions). Rejects duplicate object keys
+ * (SY_EPARSE) and the depth/node limits (SY_ETOOBIG); -ENOMEM. `err` may be
+ * NULL. The result is independent of `root`. */
+struct cJSON;
+int sy_yaml_from_json(const char *name, const struct cJSON *root, sy_yaml_stream_t **out, sy_yaml_error_t *err);
+
 /* Formats "file:line:column: msg" (or "file: msg" without a position) into
  * buf (always NUL-terminated when n > 0). Returns buf. */
 const char *sy_yaml_error_str(const sy_yaml_error_t *err, char *buf, size_t n);

@@ -15,6 +15,9 @@ void sy_yaml__error_set(sy_yaml_error_t *err, const char *file, int line, int co
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Byte-wise order of length-delimited strings (mapping key index). */
 int sy_yaml__keycmp(const char *a, size_t alen, const char *b, size_t blen);
+/* Fills m->sorted_ (allocated, m->n entries; keys set) with the key order.
+ * SY_EPARSE with *dup / *first set when a key repeats; -ENOMEM. */
+int sy_yaml__index_mapping(sy_yaml_node_t *m, const sy_yaml_node_t **dup, const sy_yaml_node_t **first);
 /* Core-schema null: "", "~", "null", "Null", "NULL". */
 bool sy_yaml__text_is_null(const char *s, size_t len);
 

@@ -259,6 +259,33 @@ long sy_http_get_status(const char *url, int timeout_ms) {
   return code;
 }
 
+static size_t keep_cb(char *p, size_t size, size_t n, void *ud) {
+  sy_buf_t *b = ud;
+  return sy_buf_append(b, p, size * n) == 0 ? size * n : 0;
+}
+
+long sy_http_get(const char *url, int timeout_ms, char **body) {
+  *body = NULL;
+  CURL *c = curl_easy_init();
+  if (!c) return 0;
+  sy_buf_t b;
+  sy_buf_init(&b, 16u << 20);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  long code = 0;
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  if (code && sy_buf_append(&b, "", 1) == 0) {
+    *body = b.data;
+  } else {
+    sy_buf_cleanup(&b);
+  }
+  return code;
+}
+
 int sy_wait_http_200(const char *url, int timeout_ms, sy_proc_t *watch) {
   uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
   for (;;) {

@@ -75,6 +75,10 @@ int sy_wait_http_200(const char *url, int timeout_ms, sy_proc_t *watch);
 /* One GET; returns the HTTP status, or 0 when no response came. */
 long sy_http_get_status(const char *url, int timeout_ms);
 
+/* One GET that keeps the body: *body gets a NUL-terminated sy_malloc'd copy
+ * (NULL when no response; at most 16 MiB). Returns the HTTP status, or 0. */
+long sy_http_get(const char *url, int timeout_ms, char **body);
+
 /* Sleeps for ms milliseconds (restarts on EINTR). */
 void sy_sleep_ms(int ms);
 
