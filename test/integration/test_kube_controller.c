@@ -46,7 +46,8 @@ typedef struct epp {
   char name[32];
 } epp_t;
 
-static void epp_start(epp_t *e, const char *name, bool leader_election) {
+/* selector: NULL for pool mode, else --endpoint-selector with ports 8000,8001. */
+static void epp_start_mode(epp_t *e, const char *name, bool leader_election, const char *selector) {
   memset(e, 0, sizeof(*e));
   snprintf(e->name, sizeof(e->name), "%s", name);
   e->admin_port = sy_port_free("127.0.0.1");
@@ -61,8 +62,15 @@ static void epp_start(epp_t *e, const char *name, bool leader_election) {
   argv[n++] = (char *)bin;
   argv[n++] = "--kubeconfig";
   argv[n++] = g_kubeconfig;
-  argv[n++] = "--pool-name";
-  argv[n++] = "pool";
+  if (selector) {
+    argv[n++] = "--endpoint-selector";
+    argv[n++] = (char *)selector;
+    argv[n++] = "--endpoint-target-ports";
+    argv[n++] = "8000,8001";
+  } else {
+    argv[n++] = "--pool-name";
+    argv[n++] = "pool";
+  }
   argv[n++] = "--pool-namespace";
   argv[n++] = NS;
   argv[n++] = "--grpc-port";
@@ -87,7 +95,9 @@ static void epp_start(epp_t *e, const char *name, bool leader_election) {
     argv[n++] = "250ms";
   }
   argv[n] = NULL;
-  ck_assert_int_eq(sy_proc_spawn(&e->proc, name, argv, NULL, logp), 0);
+  /* endpoint-selector mode names its pool after the Deployment in POD_NAME */
+  char *env[] = {"POD_NAME=sel-epp-7d9f8b6c5-x2x4z", NULL};
+  ck_assert_int_eq(sy_proc_spawn(&e->proc, name, argv, env, logp), 0);
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", e->admin_port);
   if (sy_wait_http_200(url, 20000, &e->proc) != 0) {
@@ -95,6 +105,12 @@ static void epp_start(epp_t *e, const char *name, bool leader_election) {
     ck_abort_msg("%s did not come up", name);
   }
 }
+
+static void epp_start(epp_t *e, const char *name, bool leader_election) {
+  epp_start_mode(e, name, leader_election, NULL);
+}
+
+static const char *g_pool_name = "pool";
 
 /* "name@address" of every ready endpoint of the pool, sorted, comma-joined;
  * "<no pool>" when the pool is absent. */
@@ -112,7 +128,8 @@ static void endpoints_of(const epp_t *e, char *out, size_t n) {
   const cJSON *pool;
   cJSON_ArrayForEach(pool, cJSON_GetObjectItem(root, "pools")) {
     const cJSON *name = cJSON_GetObjectItem(pool, "name"), *ns = cJSON_GetObjectItem(pool, "namespace");
-    if (!cJSON_IsString(name) || strcmp(name->valuestring, "pool") || !cJSON_IsString(ns) || strcmp(ns->valuestring, NS))
+    if (!cJSON_IsString(name) || strcmp(name->valuestring, g_pool_name) || !cJSON_IsString(ns) ||
+        strcmp(ns->valuestring, NS))
       continue;
     char items[64][96];
     size_t k = 0;
@@ -433,6 +450,26 @@ START_TEST(test_leader_election) {
 }
 END_TEST
 
+/* --endpoint-selector mode: no InferencePool object; the pods matching the
+ * selector, on the flag's ports, under a pool named after the Deployment. */
+START_TEST(test_endpoint_selector_mode) {
+  setup_cluster();
+  ready_pod("s1", "role=decode,app=vllm", NULL, "127.0.0.6");
+  ready_pod("s2", "role=prefill,app=vllm", NULL, "127.0.0.7");
+  epp_t e;
+  epp_start_mode(&e, "epp-sel", false, "app=vllm,role=decode");
+  g_pool_name = "sel-epp";
+  expect_endpoints(&e, "s1-rank-0@127.0.0.6:8000,s1-rank-1@127.0.0.6:8001", "selector mode");
+  ck_assert_int_eq(readyz(&e), 200);
+  ck_assert_int_eq(sy_kubeapi_patch(&K, "/api/v1/namespaces/" NS "/pods/s2", "{\"metadata\":{\"labels\":{\"role\":\"decode\"}}}"),
+                   0);
+  expect_endpoints(&e, "s1-rank-0@127.0.0.6:8000,s1-rank-1@127.0.0.6:8001,s2-rank-0@127.0.0.7:8000,s2-rank-1@127.0.0.7:8001",
+                   "selector mode, label change");
+  g_pool_name = "pool";
+  ck_assert_int_eq(sy_proc_stop(&e.proc, 5000), 0);
+}
+END_TEST
+
 static void teardown(void) {
   sy_kubeapi_stop(&K);
   memset(&K, 0, sizeof(K));
@@ -447,6 +484,7 @@ static Suite *suite(void) {
   tcase_add_checked_fixture(tc, NULL, teardown);
   tcase_add_test(tc, test_controller_converges);
   tcase_add_test(tc, test_leader_election);
+  tcase_add_test(tc, test_endpoint_selector_mode);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -19,6 +19,10 @@
 
 #define READY_TIMEOUT_MS 60000
 #define ETCD_TIMEOUT_MS 20000
+/* SIGTERM grace for the apiserver: with clients holding watches it waits for
+ * them (HTTP/2 streams never go idle), so a stop would take the full grace;
+ * 5 s is plenty for it to flush, and etcd holds the data anyway. */
+#define APISERVER_STOP_MS 5000
 #define CRD_TIMEOUT_MS 30000
 #define REQUEST_TIMEOUT_MS 30000L
 #define MAX_RESPONSE (64u << 20)
@@ -363,7 +367,7 @@ fail:
 
 int sy_kubeapi_restart(sy_kubeapi_t *k) {
   if (!k->started || k->apiserver.pid <= 0) return SY_EINVAL;
-  sy_proc_stop(&k->apiserver, 20000);
+  sy_proc_stop(&k->apiserver, APISERVER_STOP_MS);
   int rc = spawn_apiserver(k);
   if (rc != 0) sy_kubeapi_dump_logs(k, 60);
   return rc;
@@ -371,7 +375,7 @@ int sy_kubeapi_restart(sy_kubeapi_t *k) {
 
 void sy_kubeapi_stop(sy_kubeapi_t *k) {
   if (!k->started) return;
-  sy_proc_stop(&k->apiserver, 20000);
+  sy_proc_stop(&k->apiserver, APISERVER_STOP_MS);
   sy_proc_stop(&k->etcd, 10000);
   if (env_is_1("SY_KUBEAPI_KEEP"))
     fprintf(stderr, "kubeapi: keeping %s (SY_KUBEAPI_KEEP=1)\n", k->dir);

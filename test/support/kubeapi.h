@@ -73,7 +73,7 @@ const char *sy_kubeapi_tools_dir(void);
  * stopped again; `k` needs no cleanup, but sy_kubeapi_stop is harmless. */
 int sy_kubeapi_start(sy_kubeapi_t *k);
 
-/* Stops the apiserver with SIGTERM (SIGKILL after 20 s), starts it again on
+/* Stops the apiserver with SIGTERM (SIGKILL after 5 s), starts it again on
  * the same port and etcd, and waits for /readyz and then until every
  * Established CRD's collection answers LIST with 200 (a custom resource's
  * storage answers 429 "storage is (re)initializing" for a moment after

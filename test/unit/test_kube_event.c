@@ -314,17 +314,16 @@ START_TEST(lines_random_chunking) {
     ck_assert_int_eq(sy_buf_append_str(&stream, (i % 3) ? "\n" : "\r\n"), 0);
     if (i % 17 == 0) ck_assert_int_eq(sy_buf_append_str(&stream, "\n"), 0); /* keep-alive blank line */
   }
-  for (int round = 0; round < 200; round++) {
+  for (int round = 0; round < 60; round++) {
     sy_kube__lines_t l;
     linebag_t b = {0};
     sy_kube__lines_init(&l, 300);
     size_t off = 0;
     while (off < stream.len) {
-      size_t n = round == 0 ? 1 : 1 + (size_t)rand() % (round < 100 ? 16 : 2000);
+      size_t n = round == 0 ? 1 : 1 + (size_t)rand() % (round < 30 ? 16 : 2000);
       if (n > stream.len - off) n = stream.len - off;
-      /* the collector holds at most 256: drain it as we go */
-      ck_assert_int_eq(sy_kube__lines_feed(&l, stream.data + off, n, collect_line, &b), 0);
-      ck_assert_uint_le(l.part.cap, 302);
+      if (sy_kube__lines_feed(&l, stream.data + off, n, collect_line, &b) != 0 || l.part.cap > 302)
+        ck_abort_msg("feed failed or buffer grew (cap %zu) at offset %zu", l.part.cap, off);
       off += n;
     }
     ck_assert_uint_eq(b.n, nwant);
@@ -1061,6 +1060,7 @@ static Suite *suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("lines");
+  tcase_set_timeout(tc, 60);
   tcase_add_test(tc, lines_basic);
   tcase_add_test(tc, lines_callback_stops);
   tcase_add_test(tc, lines_random_chunking);
@@ -1072,7 +1072,7 @@ static Suite *suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("reflector");
-  tcase_set_timeout(tc, 60);
+  tcase_set_timeout(tc, 120);
   tcase_add_test(tc, ref_config);
   tcase_add_test(tc, ref_list_pages_then_watch);
   tcase_add_test(tc, ref_watch_events);
