@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds a pinned kube-apiserver and etcd from the Go module proxy, once, and
-# caches them OUTSIDE the repository (they are ~100 MB and take minutes to
-# build); prints the directory holding bin/kube-apiserver and bin/etcd.
+# Builds a pinned kube-apiserver, kubectl and etcd from the Go module proxy,
+# once, and caches them OUTSIDE the repository (they are ~100 MB and take
+# minutes to build); prints the directory holding bin/kube-apiserver,
+# bin/kubectl and bin/etcd.
 #
 #   hack/kube-tools.sh          -> $SWITCHYARD_TOOLS_CACHE/kube-v1.34.4
 #
@@ -9,11 +10,15 @@
 # modules to ./staging with replace directives at v0.0.0. The standard fix is
 # a throwaway main module that requires k8s.io/kubernetes and replaces each
 # staging module with its published v0.X.Y. The staging list is derived from
-# the kubernetes go.mod, not hard-coded. etcd gets its own module so minimal
-# version selection does not move either dependency set.
+# the kubernetes go.mod, not hard-coded. kubectl is built from the same
+# module with the same version ldflags (reusing the compiled packages, so it
+# takes a few minutes at most). etcd gets its own module so minimal version
+# selection does not move either dependency set.
 #
 # Idempotent and safe to interrupt: binaries are built to a temporary name
 # and renamed into place; a finished cache is recognised by a stamp file.
+# A cache stamped before kubectl was added is completed, not rebuilt: any
+# missing binary is built on its own.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-1.34.4}"
@@ -22,13 +27,23 @@ cache="${SWITCHYARD_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard}"
 dir="$cache/kube-v$K8S_VERSION-etcd-v$ETCD_VERSION"
 stamp="$dir/.complete"
 
-if [ -f "$stamp" ] && [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/etcd" ]; then
+if [ -f "$stamp" ] && [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/etcd" ] &&
+  [ -x "$dir/bin/kubectl" ]; then
   echo "$dir"
   exit 0
 fi
 
 command -v go >/dev/null || { echo "kube-tools.sh: go not found" >&2; exit 1; }
 mkdir -p "$dir/bin" "$dir/src"
+# One builder at a time (parallel test runs share the cache); whoever waited
+# finds the work done.
+exec 9>"$dir/.lock"
+flock 9
+if [ -f "$stamp" ] && [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/etcd" ] &&
+  [ -x "$dir/bin/kubectl" ]; then
+  echo "$dir"
+  exit 0
+fi
 log() { echo "kube-tools.sh: $*" >&2; }
 
 # Go builds of this size peak at a few GB; keep parallelism to the machine.
@@ -48,10 +63,14 @@ build_etcd() {
   mv -f "$dir/bin/etcd.tmp" "$dir/bin/etcd"
 }
 
-build_apiserver() {
-  [ -x "$dir/bin/kube-apiserver" ] && return 0
-  log "building kube-apiserver v$K8S_VERSION (first run only; ~10-20 min on 2 cores)"
+# The wrapper module in src/k8s; reused when a previous run finished it (its
+# go.mod then requires k8s.io/kubernetes, which the last step adds).
+k8s_module() {
   local m="$dir/src/k8s" staging="0.${K8S_VERSION#1.}"
+  if [ -f "$m/go.mod" ] && grep -q "k8s\.io/kubernetes v$K8S_VERSION\b" "$m/go.mod"; then
+    cd "$m"
+    return 0
+  fi
   rm -rf "$m"; mkdir -p "$m"
   cd "$m"
   go mod init example.invalid/switchyard-k8s >/dev/null 2>&1
@@ -68,9 +87,13 @@ build_apiserver() {
   # Carry over godebug defaults so the binary behaves as upstream's build.
   grep '^godebug' "$gomod" >>go.mod || true
   go get "k8s.io/kubernetes@v$K8S_VERSION" >&2
-  local minor
+}
+
+# k8s_build NAME: builds k8s.io/kubernetes/cmd/NAME into bin/NAME.
+k8s_build() {
+  local name="$1" minor v="v$K8S_VERSION"
   minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
-  local v="v$K8S_VERSION"
+  k8s_module
   # Version ldflags: without them /version says v0.0.0-master and clients
   # that check the server version (helm) break.
   go build -trimpath -ldflags "-s -w \
@@ -81,11 +104,24 @@ build_apiserver() {
     -X k8s.io/client-go/pkg/version.gitVersion=$v \
     -X k8s.io/client-go/pkg/version.gitMajor=1 \
     -X k8s.io/client-go/pkg/version.gitMinor=$minor" \
-    -o "$dir/bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2
-  mv -f "$dir/bin/kube-apiserver.tmp" "$dir/bin/kube-apiserver"
+    -o "$dir/bin/$name.tmp" "k8s.io/kubernetes/cmd/$name" >&2
+  mv -f "$dir/bin/$name.tmp" "$dir/bin/$name"
+}
+
+build_apiserver() {
+  [ -x "$dir/bin/kube-apiserver" ] && return 0
+  log "building kube-apiserver v$K8S_VERSION (first run only; ~10-20 min on 2 cores)"
+  k8s_build kube-apiserver
+}
+
+build_kubectl() {
+  [ -x "$dir/bin/kubectl" ] && return 0
+  log "building kubectl v$K8S_VERSION (first run only; a few minutes after kube-apiserver)"
+  k8s_build kubectl
 }
 
 build_etcd
 build_apiserver
+build_kubectl
 touch "$stamp"
 echo "$dir"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # README command 2 (and the CI entry point, .ci/run): the whole test suite.
 #
-#  1. Debian packages (hack/install-deps.sh), real Envoy (hack/envoy.sh) and
-#     real etcd + kube-apiserver (hack/kube-tools.sh; exported to the tests
-#     as SY_KUBE_TOOLS unless already set)
+#  1. Debian packages (hack/install-deps.sh), real Envoy (hack/envoy.sh),
+#     real etcd + kube-apiserver + kubectl (hack/kube-tools.sh; exported to
+#     the tests as SY_KUBE_TOOLS unless already set), helm (hack/helm.sh;
+#     SY_HELM) and the upstream GAIE / Gateway API CRDs and charts from the Go
+#     module cache (hack/upstream-crds.sh; SY_UPSTREAM_*)
 #  2. hack/checksrc (banned functions in lib/ and cmd/)
 #  3. build/       -DSY_WERROR=ON, then ctest: unit, fuzz corpus replay,
 #                  integration and e2e (real Envoy)
@@ -84,6 +86,31 @@ kube_tools() {
   echo "SY_KUBE_TOOLS=$SY_KUBE_TOOLS" >&2
 }
 stage "build kube-apiserver" kube_tools || true
+
+# helm, for the tests that render and install charts: built once from the Go
+# module proxy and cached next to the kube tools.
+helm_tool() {
+  if [ -z "${SY_HELM:-}" ]; then
+    SY_HELM="$("$SY_ROOT/hack/helm.sh")" || return 1
+  fi
+  [ -x "$SY_HELM" ] || { echo "test.sh: $SY_HELM is not executable" >&2; return 1; }
+  export SY_HELM
+  echo "SY_HELM=$SY_HELM" >&2
+}
+stage "build helm" helm_tool || true
+
+# The pinned upstream CRDs (and GAIE's charts) in the Go module cache, for
+# test_crd_compat and the chart tests; a variable already set is kept.
+upstream_crds() {
+  local out line name
+  out="$("$SY_ROOT/hack/upstream-crds.sh")" || return 1
+  while IFS= read -r line; do
+    name="${line%%=*}"
+    [ -n "${!name:-}" ] || export "$line"
+    echo "$name=${!name}" >&2
+  done <<<"$out"
+}
+stage "upstream CRDs" upstream_crds || true
 stage "browser deps" "$SY_ROOT/hack/browser-deps.sh" || true
 stage "build promcheck" "$SY_ROOT/hack/promcheck.sh" >/dev/null || true
 stage "checksrc" "$SY_ROOT/hack/checksrc" || true

@@ -694,9 +694,11 @@ static int decode_rewrite_rule(dctx_t *d, const sy_yaml_node_t *r, size_t ri, sy
     }
   }
 
+  /* targets may be absent (the CRD requires none): a matching rule then
+   * keeps the model as it is, and still wins over later rules. */
   const sy_yaml_node_t *ts = sy_yaml_get(r, "targets");
   snprintf(path, sizeof(path), "spec.rules[%zu].targets", ri);
-  if (sy_yaml_is_null(ts)) return derr(d, ts ? ts : r, path, "required");
+  if (sy_yaml_is_null(ts)) return 0;
   if ((rc = want_kind(d, ts, SY_YAML_SEQUENCE, path))) return rc;
   if (ts->n == 0) return derr(d, ts, path, "must have at least one target");
   if (!(out->targets = sy_calloc(ts->n, sizeof(*out->targets)))) return -ENOMEM;

@@ -87,7 +87,7 @@ typedef struct sy_rewrite_target {
 typedef struct sy_rewrite_rule {
   char **matches; /* exact model names; n_matches == 0 matches all */
   size_t n_matches;
-  sy_rewrite_target_t *targets; /* >= 1 */
+  sy_rewrite_target_t *targets; /* none: a match keeps the model unchanged */
   size_t n_targets;
 } sy_rewrite_rule_t;
 

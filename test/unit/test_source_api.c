@@ -175,6 +175,23 @@ START_TEST(test_rewrite_decode_and_precedence) {
   ck_assert_str_eq(obj, "older");
   sy_snapshot_release(snap);
   sy_objset_free(set);
+
+  /* A rule without targets keeps the model, and still shadows later rules. */
+  static const char NOTARGET[] =
+      "apiVersion: llm-d.ai/v1alpha2\nkind: InferenceModelRewrite\n"
+      "metadata: {name: keep, namespace: default}\n"
+      "spec: {poolRef: {name: pool}, rules: [{matches: [{model: {value: base}}]}, {targets: [{modelRewrite: g}]}]}\n"
+      "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\n"
+      "metadata: {name: pool, namespace: default}\n"
+      "spec: {selector: {matchLabels: {app: x}}, targetPorts: [{number: 8000}]}\n";
+  set = NULL;
+  ck_assert_int_eq(sy_manifests_load_buffer("nt.yaml", NOTARGET, strlen(NOTARGET), &set, &err), 0);
+  snap = sy_controller_build_snapshot(set, NULL);
+  pool = sy_snapshot_pool(snap, "default", "pool");
+  ck_assert_ptr_null(sy_pool_model_rewrite(pool, "base", 1, &obj));
+  ck_assert_str_eq(sy_pool_model_rewrite(pool, "other", 1, &obj), "g");
+  sy_snapshot_release(snap);
+  sy_objset_free(set);
 }
 END_TEST
 
