@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "e2e.h"
 #include "kubeapi.h"
 #include "proc.h"
 #include "test_support.h"
@@ -115,38 +116,9 @@ static const char *g_pool_name = "pool";
 /* "name@address" of every ready endpoint of the pool, sorted, comma-joined;
  * "<no pool>" when the pool is absent. */
 static void endpoints_of(const epp_t *e, char *out, size_t n) {
-  char url[128], *body = NULL;
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/debug/endpoints", e->admin_port);
-  snprintf(out, n, "<no answer>");
-  if (sy_http_get(url, 2000, &body) != 200) {
-    sy_free(body);
-    return;
-  }
-  cJSON *root = cJSON_Parse(body);
-  sy_free(body);
-  snprintf(out, n, "<no pool>");
-  const cJSON *pool;
-  cJSON_ArrayForEach(pool, cJSON_GetObjectItem(root, "pools")) {
-    const cJSON *name = cJSON_GetObjectItem(pool, "name"), *ns = cJSON_GetObjectItem(pool, "namespace");
-    if (!cJSON_IsString(name) || strcmp(name->valuestring, g_pool_name) || !cJSON_IsString(ns) ||
-        strcmp(ns->valuestring, NS))
-      continue;
-    char items[64][96];
-    size_t k = 0;
-    const cJSON *ep;
-    cJSON_ArrayForEach(ep, cJSON_GetObjectItem(pool, "endpoints")) {
-      if (k < 64)
-        snprintf(items[k++], sizeof(items[0]), "%s@%s", cJSON_GetObjectItem(ep, "name")->valuestring,
-                 cJSON_GetObjectItem(ep, "address")->valuestring);
-    }
-    qsort(items, k, sizeof(items[0]), (int (*)(const void *, const void *))strcmp);
-    out[0] = '\0';
-    for (size_t i = 0; i < k; i++) {
-      size_t len = strlen(out);
-      snprintf(out + len, n - len, "%s%s", i ? "," : "", items[i]);
-    }
-  }
-  cJSON_Delete(root);
+  int rc = sy_e2e_endpoints(e->admin_port, NS, g_pool_name, out, n);
+  if (rc == -1) snprintf(out, n, "<no answer>");
+  if (rc == SY_ENOTFOUND) snprintf(out, n, "<no pool>");
 }
 
 /* Polls until the endpoint set equals `want`; fails with the last value. */
@@ -167,10 +139,9 @@ static void expect_endpoints(const epp_t *e, const char *want, const char *step)
 
 /* A field of the pool in /debug/pools, as a JSON text ("" when absent). */
 static void pool_field(const epp_t *e, const char *field, char *out, size_t n) {
-  char url[128], *body = NULL;
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/debug/pools", e->admin_port);
+  char *body = NULL;
   out[0] = '\0';
-  if (sy_http_get(url, 2000, &body) != 200) {
+  if (sy_e2e_admin_get(e->admin_port, "/debug/pools", 2000, &body) != 200) {
     sy_free(body);
     return;
   }
@@ -199,24 +170,7 @@ static void expect_pool_field(const epp_t *e, const char *field, const char *wan
 }
 
 /* The value of an unlabelled or first-matching metric line "name{...} v". */
-static double metric(const epp_t *e, const char *prefix) {
-  char url[128], *body = NULL;
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", e->admin_port);
-  double v = -1;
-  if (sy_http_get(url, 2000, &body) == 200) {
-    const char *p = body;
-    while ((p = strstr(p, prefix)) != NULL) {
-      if (p == body || p[-1] == '\n') {
-        const char *sp = strchr(p, ' ');
-        if (sp) v = strtod(sp + 1, NULL);
-        break;
-      }
-      p++;
-    }
-  }
-  sy_free(body);
-  return v;
-}
+static double metric(const epp_t *e, const char *prefix) { return sy_e2e_metric(e->admin_port, prefix); }
 
 static long readyz(const epp_t *e) {
   char url[128];

@@ -218,6 +218,20 @@ int sy_port_free_on_all(const char *const *ips, size_t n) {
   return -EADDRINUSE;
 }
 
+int sy_port_free_distinct(const char *ip, int *out, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    bool dup = true;
+    for (int tries = 0; dup && tries < 50; tries++) {
+      out[i] = bind_probe(ip, 0);
+      if (out[i] < 0) return out[i];
+      dup = false;
+      for (size_t j = 0; j < i; j++) dup |= out[j] == out[i];
+    }
+    if (dup) return -EADDRINUSE;
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------ waits */
 
 static bool tcp_accepts(const char *ip, int port) {

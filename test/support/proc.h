@@ -64,6 +64,10 @@ int sy_port_free(const char *ip);
  * targetPort on different loopback IPs). The port or -errno. */
 int sy_port_free_on_all(const char *const *ips, size_t n);
 
+/* n different TCP ports free on `ip` (sy_port_free alone can hand out a
+ * port it just probed again, once the probe is closed). 0 or -errno. */
+int sy_port_free_distinct(const char *ip, int *out, size_t n);
+
 /* Waits until ip:port accepts a TCP connection. When `watch` is not NULL and
  * that process ends first, gives up early. 0, -ETIMEDOUT or -ESRCH. */
 int sy_wait_tcp(const char *ip, int port, int timeout_ms, sy_proc_t *watch);
