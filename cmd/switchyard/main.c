@@ -20,6 +20,7 @@
 #include "director.h"
 #include "extproc.h"
 #include "flags.h"
+#include "gwctl.h"
 #include "kube.h"
 #include "metrics.h"
 #include "observe.h"
@@ -31,9 +32,10 @@
 typedef struct options {
   long grpc_port, health_port, workers, poll_ms, drain_s, verbosity, max_body, refresh_ms, metrics_port;
   long le_duration_ms, le_deadline_ms, le_retry_ms;
-  bool secure, health_checking, disable_subset, help, version, leader_election;
+  bool secure, health_checking, disable_subset, help, version, leader_election, gateway_mode;
   const char *cert_path, *pool_name, *pool_namespace, *pool_group, *manifests, *picker, *log_format, *listen;
   const char *config_file, *config_text, *metrics_token, *kubeconfig, *endpoint_selector, *endpoint_ports;
+  const char *gw_controller, *gw_ports;
 } options_t;
 
 static const sy_flag_t FLAGS[] = {
@@ -62,6 +64,12 @@ static const sy_flag_t FLAGS[] = {
      "serve the pods matching this label selector (k=v,k2=v2) without an InferencePool"},
     {"endpoint-target-ports", SY_FLAG_STR, offsetof(options_t, endpoint_ports), "",
      "target ports of --endpoint-selector endpoints (comma list, 1 to 8)"},
+    {"gateway-mode", SY_FLAG_BOOL, offsetof(options_t, gateway_mode), "false",
+     "run as the controller of a GatewayClass: route every request by HTTPRoute to InferencePools and Services"},
+    {"gateway-controller-name", SY_FLAG_STR, offsetof(options_t, gw_controller), SY_GWCTL_DEFAULT_CONTROLLER,
+     "spec.controllerName of the GatewayClass this process implements (--gateway-mode)"},
+    {"gateway-listener-ports", SY_FLAG_STR, offsetof(options_t, gw_ports), "8081",
+     "ports the data plane (Envoy) listens on for Gateway listeners, comma list (--gateway-mode)"},
     {"ha-enable-leader-election", SY_FLAG_BOOL, offsetof(options_t, leader_election), "false",
      "elect a leader with a Lease; only the leader reports ready (all replicas serve ext_proc)"},
     {"leader-election-lease-duration", SY_FLAG_DURATION, offsetof(options_t, le_duration_ms), "15s",
@@ -93,6 +101,7 @@ static const sy_flag_t FLAGS[] = {
 
 typedef struct app {
   bool leader_election;
+  sy_gwctl_t *gw;
   sy_kube_lease_t *lease;
   sy_kube_source_t *kube;
   sy_datastore_t *ds;
@@ -232,7 +241,7 @@ static int load_scheduler(const options_t *o, sy_sched_t **out) {
  * leadership, and other names are unknown. */
 static sy_health_t health(void *ctx, const char *service, size_t len) {
   app_t *app = ctx;
-  bool synced = sy_controller_synced(app->ctrl);
+  bool synced = app->gw ? sy_gwctl_synced(app->gw) : sy_controller_synced(app->ctrl);
   if (!app->leader_election) return synced ? SY_HEALTH_SERVING : SY_HEALTH_NOT_SERVING;
   if (sy_str_ieq(service, len, "liveness")) return SY_HEALTH_SERVING;
   if (len == 0 || sy_str_ieq(service, len, "readiness") ||
@@ -274,16 +283,23 @@ static void collect_kube(sy_metrics_writer_t *w, void *ctx) {
                            0, sy_kube_lease_is_leader(app->lease) ? 1 : 0);
 }
 
+static sy_gw_table_t *routes_acquire(void *ctx) { return sy_gwctl_table(((app_t *)ctx)->gw); }
+
+/* Status writes: the leader only (every replica when not electing). */
+static bool may_write_status(void *ctx) {
+  app_t *app = ctx;
+  return !app->leader_election || sy_kube_lease_is_leader(app->lease);
+}
+
 /* "8000,8001" -> ports. 0 or -1 (message printed). */
-static int parse_ports(const char *text, int32_t *ports, size_t *n) {
+static int parse_ports(const char *flag, const char *text, int32_t *ports, size_t *n) {
   *n = 0;
   const char *p = text;
   while (*p) {
     char *end;
     long v = strtol(p, &end, 10);
     if (end == p || v < 1 || v > 65535 || (*end && *end != ',') || *n == SY_POOL_MAX_PORTS) {
-      fprintf(stderr, "switchyard: --endpoint-target-ports %s: want 1 to %d comma-separated ports\n", text,
-              SY_POOL_MAX_PORTS);
+      fprintf(stderr, "switchyard: --%s %s: want 1 to %d comma-separated ports\n", flag, text, SY_POOL_MAX_PORTS);
       return -1;
     }
     ports[(*n)++] = (int32_t)v;
@@ -343,11 +359,19 @@ int main(int argc, char **argv) {
     const char *env = getenv("NAMESPACE");
     o.pool_namespace = env && env[0] ? env : "default";
   }
-  /* As upstream: exactly one of --pool-name and --endpoint-selector. */
+  /* As upstream: exactly one of --pool-name and --endpoint-selector
+   * (neither in gateway mode: pools come from HTTPRoutes). */
   char derived_pool[256];
-  int32_t ep_ports[SY_POOL_MAX_PORTS];
-  size_t n_ep_ports = 0;
-  if (!!o.pool_name[0] == !!o.endpoint_selector[0]) {
+  int32_t ep_ports[SY_POOL_MAX_PORTS] = {0}, gw_port_nums[SY_POOL_MAX_PORTS] = {0};
+  size_t n_ep_ports = 0, n_gw_ports = 0;
+  if (o.gateway_mode) {
+    if (o.pool_name[0] || o.endpoint_selector[0]) {
+      fprintf(stderr, "switchyard: --gateway-mode routes by HTTPRoute; --pool-name and --endpoint-selector do not apply\n");
+      return 2;
+    }
+    if (parse_ports("gateway-listener-ports", o.gw_ports, gw_port_nums, &n_gw_ports) != 0 || n_gw_ports == 0) return 2;
+    o.pool_name = "";
+  } else if (!!o.pool_name[0] == !!o.endpoint_selector[0]) {
     fprintf(stderr, "switchyard: exactly one of --pool-name and --endpoint-selector must be set\n");
     return 2;
   }
@@ -360,7 +384,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "switchyard: --endpoint-target-ports is required with --endpoint-selector\n");
       return 2;
     }
-    if (parse_ports(o.endpoint_ports, ep_ports, &n_ep_ports) != 0) return 2;
+    if (parse_ports("endpoint-target-ports", o.endpoint_ports, ep_ports, &n_ep_ports) != 0) return 2;
     derive_pool_name(derived_pool, sizeof(derived_pool));
     o.pool_name = derived_pool;
   }
@@ -414,13 +438,54 @@ int main(int argc, char **argv) {
   if (!app.metrics || sy_observe_new(&app.observe, &ocfg) != 0 ||
       sy_observe_metrics_register(app.observe, app.metrics, SY_VERSION) != 0)
     goto out;
-  sy_director_config_t dcfg = {
-      .pool_name = o.pool_name, .pool_namespace = o.pool_namespace, .hooks = sy_observe_director_hooks(app.observe)};
+  sy_director_routes_t routes = {.acquire = routes_acquire,
+                                 .ctx = &app,
+                                 .default_port = gw_port_nums[0],
+                                 .sched_origin = "scheduler config",
+                                 .sched_text = sy_sched_config_text(sched)};
+  routes.sched_len = routes.sched_text ? strlen(routes.sched_text) : 0;
+  sy_director_config_t dcfg = {.pool_name = o.pool_name,
+                               .pool_namespace = o.pool_namespace,
+                               .hooks = sy_observe_director_hooks(app.observe),
+                               .routes = o.gateway_mode ? &routes : NULL};
   if (sy_director_new(&dir, &dcfg, app.ds, sched) != 0) goto out;
   sy_observe_set_director(app.observe, dir);
 
   int rc;
-  if (o.manifests[0]) {
+  sy_gw_listen_port_t gw_listen[SY_POOL_MAX_PORTS];
+  for (size_t i = 0; i < n_gw_ports; i++) gw_listen[i] = (sy_gw_listen_port_t){gw_port_nums[i], SY_GW_PROTO_HTTP};
+  if (o.gateway_mode && !o.manifests[0] &&
+      (sy_kube_config_load(o.kubeconfig, &kcfg, err, sizeof(err)) != 0 ||
+       sy_kube_client_new(&kclient, kcfg, err, sizeof(err)) != 0)) {
+    fprintf(stderr, "switchyard: %s\n", err);
+    goto out;
+  }
+  if (o.gateway_mode && o.leader_election) {
+    sy_kube_lease_config_t lcfg = {.namespace_name = o.pool_namespace,
+                                   .name = "switchyard-gateway-controller",
+                                   .lease_duration_ms = (unsigned)o.le_duration_ms,
+                                   .renew_deadline_ms = (unsigned)o.le_deadline_ms,
+                                   .retry_period_ms = (unsigned)o.le_retry_ms};
+    if (sy_kube_lease_start(&app.lease, kclient, &lcfg, err, sizeof(err)) != 0) {
+      fprintf(stderr, "switchyard: %s\n", err);
+      goto out;
+    }
+  }
+  if (o.gateway_mode) {
+    sy_gwctl_config_t gcfg = {.controller_name = o.gw_controller,
+                              .ports = gw_listen,
+                              .n_ports = n_gw_ports,
+                              .client = kclient,
+                              .manifests = o.manifests[0] ? o.manifests : NULL,
+                              .poll_ms = (unsigned)o.poll_ms,
+                              .on_objset = on_manifests,
+                              .ctx = &app,
+                              .may_write = may_write_status};
+    if (sy_gwctl_start(&app.gw, &gcfg, err, sizeof(err)) != 0) {
+      fprintf(stderr, "switchyard: gateway mode: %s\n", err);
+      goto out;
+    }
+  } else if (o.manifests[0]) {
     sy_source_error_t serr;
     memset(&serr, 0, sizeof(serr));
     rc = sy_manifests_watch_start(&watch, o.manifests, (unsigned)o.poll_ms, on_manifests, on_manifests_error, &app, &serr);
@@ -521,6 +586,8 @@ out:
   sy_manifests_watch_stop(watch);
   sy_kube_source_stop(app.kube);
   app.kube = NULL;
+  sy_gwctl_stop(app.gw);
+  app.gw = NULL;
   sy_kube_client_free(kclient);
   sy_kube_config_free(kcfg);
   sy_datalayer_stop(app.dl);

@@ -310,7 +310,11 @@ int sy_controller_apply_objset(sy_controller_t *c, sy_objset_t *set) {
     sy_snapshot_release(snap);
   }
   sy_objset_free(set);
-  if (mine) {
+  if (!c->pool_name[0]) {
+    char pools[32];
+    snprintf(pools, sizeof(pools), "%zu", snap->n_pools);
+    SY_LOG(SY_LOG_VERBOSE, "pools reconciled", "pools", pools, NULL); /* gateway mode: every pool */
+  } else if (mine) {
     SY_LOG(SY_LOG_INFO, "pool reconciled", "pool", c->pool_name, "namespace", c->pool_namespace, "endpoints", eps,
            "pods_selected", pods, NULL);
   } else {

@@ -1,10 +1,22 @@
 #include "director.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "openai.h"
+
+/* Gateway mode: one scheduler per InferencePool, in an insert-only open
+ * addressing table so lookups take no lock (creation takes `mu`). */
+#define POOL_SCHED_SLOTS 1024
+
+typedef struct pool_sched {
+  char *key; /* "namespace/name" */
+  sy_sched_t *sched;
+} pool_sched_t;
 
 struct sy_director {
   sy_director_hooks_t hooks;
@@ -14,12 +26,17 @@ struct sy_director {
   char *pool_namespace;
   sy_datastore_t *ds;
   sy_sched_t *sched;
+  bool gateway;
+  sy_director_routes_t routes;
+  pthread_mutex_t mu;
+  _Atomic(pool_sched_t *) scheds[POOL_SCHED_SLOTS];
 };
 
 /* Per-request state handed back to finish(): the endpoint whose in-flight
  * counts we raised, with a reference so it outlives any snapshot. */
 typedef struct handle {
   sy_endpoint_state_t *state;
+  sy_sched_t *sched; /* the scheduler that picked (gateway mode: the pool's) */
   long tokens; /* added to in_flight_tokens */
   uint64_t start_ns;
   const char *model, *target_model; /* in the stream's arena (alive until finish) */
@@ -33,6 +50,11 @@ int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_dat
   d->ds = ds;
   d->sched = sched;
   d->hooks = cfg->hooks;
+  pthread_mutex_init(&d->mu, NULL);
+  if (cfg->routes) {
+    d->gateway = true;
+    d->routes = *cfg->routes;
+  }
   if (!d->pool_name || !d->pool_namespace) {
     sy_director_free(d);
     return -ENOMEM;
@@ -43,6 +65,14 @@ int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_dat
 
 void sy_director_free(sy_director_t *d) {
   if (!d) return;
+  for (size_t i = 0; i < POOL_SCHED_SLOTS; i++) {
+    pool_sched_t *p = atomic_load(&d->scheds[i]);
+    if (!p) continue;
+    sy_sched_free(p->sched);
+    sy_free(p->key);
+    sy_free(p);
+  }
+  pthread_mutex_destroy(&d->mu);
   sy_free(d->pool_name);
   sy_free(d->pool_namespace);
   sy_free(d);
@@ -110,13 +140,15 @@ static const char *join_destination(sy_arena_t *a, const sy_sched_result_t *r) {
 
 static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
                         sy_director_event_t *ev);
+static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
+                          sy_director_event_t *ev);
 
 static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
   sy_director_t *d = ctx;
   sy_director_event_t ev;
   memset(&ev, 0, sizeof(ev));
   ev.model = ev.target_model = "";
-  int rc = decide_inner(d, req, out, &ev);
+  int rc = d->gateway ? decide_gateway(d, req, out, &ev) : decide_inner(d, req, out, &ev);
   count_outcome(d, out, rc);
   if (rc || out->http_status) {
     char code[16];
@@ -134,8 +166,16 @@ static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decisio
   return rc;
 }
 
+static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
+                       sy_director_event_t *ev, const char *pool_ns, const char *pool_name, sy_sched_t *sched);
+
 static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
                         sy_director_event_t *ev) {
+  return decide_pool(d, req, out, ev, d->pool_namespace, d->pool_name, d->sched);
+}
+
+static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
+                       sy_director_event_t *ev, const char *pool_ns, const char *pool_name, sy_sched_t *sched) {
   sy_arena_t *a = req->arena;
   char errbuf[256];
   sy_openai_request_t oreq;
@@ -157,7 +197,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
   }
 
   sy_snapshot_t *snap = sy_datastore_acquire(d->ds);
-  const sy_pool_snap_t *pool = sy_snapshot_pool(snap, d->pool_namespace, d->pool_name);
+  const sy_pool_snap_t *pool = sy_snapshot_pool(snap, pool_ns, pool_name);
   if (!req->headers_only) {
     /* Model rewrite, as upstream: the header overrides, then the pool's
      * InferenceModelRewrites. The snapshot outlives this call only through
@@ -231,7 +271,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
   int priority = sy_pool_objective_priority(pool, req->objective);
   ev->priority = priority;
   uint64_t now = sy_now_ns();
-  if (priority < 0 && sy_sched_saturation(d->sched, a, now, cands, n) >= 1.0) {
+  if (priority < 0 && sy_sched_saturation(sched, a, now, cands, n) >= 1.0) {
     fail(out, 429, "ResourceExhausted", "system saturated, sheddable request dropped");
     goto out;
   }
@@ -254,7 +294,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
                              .headers = hdrs,
                              .n_headers = req->n_headers};
   sy_sched_result_t res;
-  rc = sy_sched_schedule(d->sched, a, now, &sreq, cands, n, &res);
+  rc = sy_sched_schedule(sched, a, now, &sreq, cands, n, &res);
   ev->schedule_seconds = (double)(sy_now_ns() - now) / 1e9;
   if (rc == SY_ENOTFOUND) {
     rc = 0;
@@ -285,6 +325,7 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
   }
   const sy_endpoint_t *primary = res.endpoints[0];
   h->state = sy_endpoint_state_ref(primary->state);
+  h->sched = sched;
   h->tokens = res.prompt_tokens_estimate;
   h->start_ns = now;
   h->model = ev->model;
@@ -302,10 +343,258 @@ static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_ex
     atomic_fetch_add_explicit(&h->state->prefix_samples, 1, memory_order_relaxed);
   }
   out->handle = h;
-  SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", d->pool_name, "namespace",
-         d->pool_namespace, "model", oreq.model, "endpoint", out->destination, NULL);
+  SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", pool_name, "namespace",
+         pool_ns, "model", oreq.model, "endpoint", out->destination, NULL);
 out:
   sy_snapshot_release(snap);
+  return rc;
+}
+
+
+/* ------------------------------------------------------------ gateway mode */
+
+/* The scheduler of pool ns/name, created on first use. Lock-free lookup;
+ * NULL only when it cannot be built (the caller then uses d->sched). */
+static sy_sched_t *pool_sched(sy_director_t *d, const char *ns, const char *name) {
+  char key[512];
+  int klen = snprintf(key, sizeof(key), "%s/%s", ns, name);
+  if (klen < 0 || (size_t)klen >= sizeof(key)) return NULL;
+  size_t h = (size_t)XXH3_64bits(key, (size_t)klen);
+  for (size_t i = 0; i < POOL_SCHED_SLOTS; i++) {
+    pool_sched_t *p = atomic_load_explicit(&d->scheds[(h + i) % POOL_SCHED_SLOTS], memory_order_acquire);
+    if (!p) break; /* not there: create it under the lock */
+    if (!strcmp(p->key, key)) return p->sched;
+  }
+  sy_sched_t *found = NULL;
+  pthread_mutex_lock(&d->mu);
+  for (size_t i = 0; i < POOL_SCHED_SLOTS && !found; i++) {
+    _Atomic(pool_sched_t *) *slot = &d->scheds[(h + i) % POOL_SCHED_SLOTS];
+    pool_sched_t *p = atomic_load_explicit(slot, memory_order_acquire);
+    if (p) {
+      if (!strcmp(p->key, key)) found = p->sched; /* another thread won the race */
+      continue;
+    }
+    pool_sched_t *n = sy_calloc(1, sizeof(*n));
+    sy_sched_error_t err;
+    if (!n || !(n->key = sy_strdup(key)) ||
+        sy_sched_new_from_config(&n->sched, d->routes.sched_origin, d->routes.sched_text, d->routes.sched_len, &err)) {
+      if (n) sy_free(n->key);
+      sy_free(n);
+      break;
+    }
+    atomic_store_explicit(slot, n, memory_order_release);
+    SY_LOG(SY_LOG_INFO, "scheduler created for pool", "pool", key, NULL);
+    found = n->sched;
+  }
+  pthread_mutex_unlock(&d->mu);
+  return found; /* NULL: cannot build one, or the table is full */
+}
+
+static const char *header_of(const sy_extproc_request_t *req, const char *key) {
+  for (size_t i = 0; i < req->n_headers; i++)
+    if (sy_str_ieq(req->header_keys[i], strlen(req->header_keys[i]), key)) return req->header_values[i];
+  return NULL;
+}
+
+/* Growable (arena) list of header edits for one decision. */
+typedef struct edits {
+  const char **set_k, **set_v, **rm;
+  size_t n_set, n_rm, cap;
+  const char **rset_k, **rset_v, **radd_k, **radd_v, **rrm;
+  size_t n_rset, n_radd, n_rrm;
+} edits_t;
+
+static int edits_init(sy_arena_t *a, edits_t *e, size_t cap) {
+  memset(e, 0, sizeof(*e));
+  e->cap = cap;
+  const char ***all[] = {&e->set_k, &e->set_v, &e->rm, &e->rset_k, &e->rset_v, &e->radd_k, &e->radd_v, &e->rrm};
+  for (size_t i = 0; i < SY_ARRAY_LEN(all); i++)
+    if (!(*all[i] = sy_arena_alloc(a, sizeof(char *) * cap))) return -ENOMEM;
+  return 0;
+}
+
+/* Applies one filter's request/response header edits. "add" on the request
+ * side joins with the received value (HTTP list semantics). */
+static void edits_apply(sy_arena_t *a, edits_t *e, const sy_extproc_request_t *req, const sy_gw_filter_t *f) {
+  if (f->type == SY_GW_FILTER_REQUEST_HEADER) {
+    const sy_gw_header_mod_t *m = &f->headers;
+    for (size_t i = 0; i < m->n_set && e->n_set < e->cap; i++) {
+      e->set_k[e->n_set] = m->set[i].name;
+      e->set_v[e->n_set++] = m->set[i].value;
+    }
+    for (size_t i = 0; i < m->n_add && e->n_set < e->cap; i++) {
+      const char *cur = header_of(req, m->add[i].name), *v = m->add[i].value;
+      if (cur && *cur) {
+        size_t cl = strlen(cur), vl = strlen(v);
+        char *j = sy_arena_alloc(a, cl + vl + 2);
+        if (!j) continue;
+        memcpy(j, cur, cl);
+        j[cl] = ',';
+        memcpy(j + cl + 1, v, vl + 1);
+        v = j;
+      }
+      e->set_k[e->n_set] = m->add[i].name;
+      e->set_v[e->n_set++] = v;
+    }
+    for (size_t i = 0; i < m->n_remove && e->n_rm < e->cap; i++) e->rm[e->n_rm++] = m->remove[i];
+  } else if (f->type == SY_GW_FILTER_RESPONSE_HEADER) {
+    const sy_gw_header_mod_t *m = &f->headers;
+    for (size_t i = 0; i < m->n_set && e->n_rset < e->cap; i++) {
+      e->rset_k[e->n_rset] = m->set[i].name;
+      e->rset_v[e->n_rset++] = m->set[i].value;
+    }
+    for (size_t i = 0; i < m->n_add && e->n_radd < e->cap; i++) {
+      e->radd_k[e->n_radd] = m->add[i].name;
+      e->radd_v[e->n_radd++] = m->add[i].value;
+    }
+    for (size_t i = 0; i < m->n_remove && e->n_rrm < e->cap; i++) e->rrm[e->n_rrm++] = m->remove[i];
+  }
+}
+
+static size_t filter_edit_count(const sy_gw_filter_t *f, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++)
+    if (f[i].type == SY_GW_FILTER_REQUEST_HEADER || f[i].type == SY_GW_FILTER_RESPONSE_HEADER)
+      c += f[i].headers.n_set + f[i].headers.n_add + f[i].headers.n_remove;
+  return c;
+}
+
+static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
+                          sy_director_event_t *ev) {
+  sy_arena_t *a = req->arena;
+  sy_gw_table_t *table = d->routes.acquire(d->routes.ctx);
+  if (!table) {
+    fail(out, 503, "ServiceUnavailable", "no route table yet");
+    return 0;
+  }
+  /* The request as the route table sees it. */
+  const char *host = header_of(req, ":authority");
+  if (!host) host = header_of(req, "host");
+  if (!host) host = "";
+  const char *port_hdr = header_of(req, SY_HDR_LISTENER_PORT);
+  int32_t port = port_hdr ? (int32_t)strtol(port_hdr, NULL, 10) : d->routes.default_port;
+  const char *q = strchr(req->path, '?');
+  size_t path_len = q ? (size_t)(q - req->path) : strlen(req->path);
+  sy_gw_req_header_t *hdrs = sy_arena_alloc(a, sizeof(*hdrs) * (req->n_headers ? req->n_headers : 1));
+  if (!hdrs) {
+    sy_gw_table_unref(table);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < req->n_headers; i++)
+    hdrs[i] = (sy_gw_req_header_t){req->header_keys[i], strlen(req->header_keys[i]), req->header_values[i],
+                                   strlen(req->header_values[i])};
+  sy_gw_request_t gr = {.port = port,
+                        .host = host,
+                        .host_len = strlen(host),
+                        .method = req->method,
+                        .method_len = strlen(req->method),
+                        .path = req->path,
+                        .path_len = path_len,
+                        .query = q ? q + 1 : "",
+                        .query_len = q ? strlen(q + 1) : 0,
+                        .headers = hdrs,
+                        .n_headers = req->n_headers};
+  sy_gw_match_info_t info;
+  const sy_gw_rule_t *rule = sy_gw_table_lookup(table, &gr, &info);
+  int rc = 0;
+  if (!rule) {
+    fail(out, 404, "NotFound", "no route matches the request");
+    goto done;
+  }
+  if (rule->redirect) {
+    char loc[2048];
+    int n = sy_gw_redirect_location(&rule->redirect->redirect, "http", host, strlen(host), port, req->path, path_len,
+                                    info.prefix_len, gr.query, gr.query_len, loc, sizeof(loc));
+    if (n < 0) {
+      fail(out, 500, "Internal", "redirect location too long");
+      goto done;
+    }
+    out->http_status = rule->redirect->redirect.status_code;
+    out->location = sy_arena_strndup(a, loc, (size_t)n);
+    out->error_kind = "Redirect";
+    out->error_msg = out->location;
+    if (!out->location) rc = -ENOMEM;
+    goto done;
+  }
+  const sy_gw_backend_t *be = NULL;
+  sy_gw_pick_t pick = sy_gw_rule_pick(rule, sy_rand_u64(), &be);
+  if (pick == SY_GW_PICK_500 || rule->filter_error) {
+    fail(out, 500, "Internal", "the route's backends are not resolved");
+    goto done;
+  }
+  if (pick == SY_GW_PICK_503) {
+    fail(out, 503, "ServiceUnavailable", "the Service has no ready endpoints");
+    goto done;
+  }
+
+  /* Header filters (rule, then backend) and URLRewrite. */
+  edits_t e;
+  size_t cap = 8 + filter_edit_count(rule->filters, rule->n_filters) + filter_edit_count(be->filters, be->n_filters);
+  if ((rc = edits_init(a, &e, cap))) goto done;
+  for (size_t i = 0; i < rule->n_filters; i++) edits_apply(a, &e, req, &rule->filters[i]);
+  for (size_t i = 0; i < be->n_filters; i++) edits_apply(a, &e, req, &be->filters[i]);
+  if (rule->rewrite) {
+    const sy_gw_url_rewrite_t *rw = &rule->rewrite->rewrite;
+    if (rw->hostname && e.n_set < e.cap) {
+      e.set_k[e.n_set] = ":authority";
+      e.set_v[e.n_set++] = rw->hostname;
+    }
+    if (rw->path.type != SY_GW_PATHMOD_NONE && e.n_set < e.cap) {
+      size_t plen = strlen(req->path) + strlen(rw->path.value ? rw->path.value : "") + 2;
+      char *np = sy_arena_alloc(a, plen + (q ? strlen(q) : 0));
+      int n = np ? sy_gw_path_rewrite(&rw->path, req->path, path_len, info.prefix_len, np, plen) : -ENOMEM;
+      if (n < 0) {
+        rc = n == -ENOMEM ? n : 0;
+        if (!rc) fail(out, 500, "Internal", "rewritten path too long");
+        goto done;
+      }
+      if (q) memcpy(np + n, q, strlen(q) + 1); /* keep the query */
+      e.set_k[e.n_set] = ":path";
+      e.set_v[e.n_set++] = np;
+    }
+  }
+
+  if (be->type == SY_GW_BACKEND_SERVICE) {
+    const char *ep = be->endpoints[sy_rand_below(be->n_endpoints)];
+    out->destination = sy_arena_strndup(a, ep, strlen(ep));
+    out->body = req->body;
+    out->body_len = req->body_len;
+    if (!out->destination) rc = -ENOMEM;
+  } else {
+    sy_sched_t *sched = pool_sched(d, be->namespace_name, be->name);
+    rc = decide_pool(d, req, out, ev, be->namespace_name, be->name, sched ? sched : d->sched);
+    if (!rc && !out->http_status) {
+      /* h2c pools: tell the data plane to use its HTTP/2 cleartext cluster */
+      sy_snapshot_t *snap = sy_datastore_acquire(d->ds);
+      const sy_pool_snap_t *ps = sy_snapshot_pool(snap, be->namespace_name, be->name);
+      if (ps && ps->app_h2c && e.n_set < e.cap) {
+        e.set_k[e.n_set] = SY_HDR_UPSTREAM_PROTOCOL;
+        e.set_v[e.n_set++] = "h2c";
+      }
+      sy_snapshot_release(snap);
+    }
+  }
+  if (rc || out->http_status) goto done;
+  /* merge the scheduler's headers (e.g. x-prefiller-host-port) with ours */
+  for (size_t i = 0; i < out->n_set && e.n_set < e.cap; i++) {
+    e.set_k[e.n_set] = out->set_keys[i];
+    e.set_v[e.n_set++] = out->set_values[i];
+  }
+  out->set_keys = e.set_k;
+  out->set_values = e.set_v;
+  out->n_set = e.n_set;
+  out->remove = e.rm;
+  out->n_remove = e.n_rm;
+  out->resp_set_keys = e.rset_k;
+  out->resp_set_values = e.rset_v;
+  out->n_resp_set = e.n_rset;
+  out->resp_add_keys = e.radd_k;
+  out->resp_add_values = e.radd_v;
+  out->n_resp_add = e.n_radd;
+  out->resp_remove = e.rrm;
+  out->n_resp_remove = e.n_rrm;
+done:
+  sy_gw_table_unref(table);
   return rc;
 }
 
@@ -320,7 +609,7 @@ static void finish(void *ctx, void *handle, int response_status, const sy_extpro
                                 .status = response_status,
                                 .prompt_tokens = usage && usage->found ? usage->prompt_tokens : h->tokens,
                                 .completion_tokens = usage && usage->found ? usage->completion_tokens : 0};
-  sy_sched_complete(d->sched, &done);
+  sy_sched_complete(h->sched ? h->sched : d->sched, &done);
   if (d->hooks.done) {
     sy_director_done_t dn = {.model = h->model,
                              .target_model = h->target_model,

@@ -14,6 +14,7 @@
 
 #include "datastore.h"
 #include "extproc.h"
+#include "gateway.h"
 #include "scheduler.h"
 
 /* What the director reports about each request, for metrics. Strings are
@@ -50,15 +51,43 @@ typedef struct sy_director_hooks {
   void *ctx;
 } sy_director_hooks_t;
 
+/* Gateway mode: where the current route table comes from. */
+typedef struct sy_director_routes {
+  /* Returns the current table with a reference (NULL until the first one is
+   * built: requests then get 503). Called once per request; must be cheap
+   * and thread-safe. */
+  sy_gw_table_t *(*acquire)(void *ctx);
+  void *ctx;
+  /* The listener port of a request that does not carry the
+   * x-switchyard-listener-port header (the data plane sets it per listener). */
+  int32_t default_port;
+  /* Every InferencePool gets a scheduler of its own built from this
+   * EndpointPickerConfig text (NULL text: the built-in default), so pools
+   * share no plugin state (prefix index, LRUs) on the hot path. */
+  const char *sched_origin;
+  const char *sched_text;
+  size_t sched_len;
+} sy_director_routes_t;
+
+#define SY_HDR_LISTENER_PORT "x-switchyard-listener-port"
+/* Set on requests to a pool whose appProtocol is kubernetes.io/h2c, so the
+ * data plane's route picks its HTTP/2 cleartext cluster. */
+#define SY_HDR_UPSTREAM_PROTOCOL "x-switchyard-upstream-protocol"
+
 typedef struct sy_director_config {
-  const char *pool_name;      /* copied */
-  const char *pool_namespace; /* copied */
+  const char *pool_name;      /* copied; EPP mode */
+  const char *pool_namespace; /* copied; EPP mode */
   sy_director_hooks_t hooks;  /* optional */
+  /* Set for gateway mode (pool_name is then ignored); the struct is copied,
+   * its strings must outlive the director. */
+  const sy_director_routes_t *routes;
 } sy_director_config_t;
 
 typedef struct sy_director sy_director_t;
 
-/* `ds` and `sched` are borrowed and must outlive the director. */
+/* `ds` and `sched` are borrowed and must outlive the director (in gateway
+ * mode `sched` serves requests whose pool has no scheduler of its own yet
+ * only if building one fails; it may be the same config). */
 int sy_director_new(sy_director_t **out, const sy_director_config_t *cfg, sy_datastore_t *ds, sy_sched_t *sched);
 void sy_director_free(sy_director_t *d);
 

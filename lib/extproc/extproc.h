@@ -80,6 +80,24 @@ typedef struct sy_extproc_decision {
   const char *const *set_keys; /* extra request headers to set (e.g. x-prefiller-host-port) */
   const char *const *set_values;
   size_t n_set;
+  /* Gateway mode (HTTPRoute filters). Request headers to remove; a header
+   * both set and received is sent once, with the set value. */
+  const char *const *remove;
+  size_t n_remove;
+  /* Response header mutations, applied to the upstream's response headers:
+   * set overwrites, add appends (comma-joined to an existing value), remove
+   * drops. All strings live in the request arena. */
+  const char *const *resp_set_keys;
+  const char *const *resp_set_values;
+  size_t n_resp_set;
+  const char *const *resp_add_keys;
+  const char *const *resp_add_values;
+  size_t n_resp_add;
+  const char *const *resp_remove;
+  size_t n_resp_remove;
+  /* A 3xx http_status with this Location is a redirect: answered with an
+   * empty body instead of the "inference error" text. */
+  const char *location;
 } sy_extproc_decision_t;
 
 typedef struct sy_extproc_usage {

@@ -53,6 +53,8 @@ struct sy_extproc_stream {
   size_t n_hdrs;
   sy_buf_t body;
 
+  /* Response header mutations the director asked for (request arena). */
+  const sy_extproc_decision_t *resp_mut;
   bool decided; /* director returned a handle that finish() must release */
   void *handle;
   int response_status;
@@ -194,6 +196,36 @@ static void send_immediate(sy_extproc_stream_t *s, int code, const char *kind, c
            "msg", msg ? msg : "", NULL);
 }
 
+/* A redirect: the 3xx status and Location, no body. */
+static void send_redirect(sy_extproc_stream_t *s, int code, const char *location) {
+  pb_hvo_t *set[1] = {make_header(s, "location", location, strlen(location))};
+  if (!set[0]) {
+    send_immediate(s, 500, "Internal", "out of memory");
+    return;
+  }
+  pb_hmut_t hm = ENVOY__SERVICE__EXT_PROC__V3__HEADER_MUTATION__INIT;
+  hm.set_headers = set;
+  hm.n_set_headers = 1;
+  pb_resp_t resp = ENVOY__SERVICE__EXT_PROC__V3__PROCESSING_RESPONSE__INIT;
+  pb_immediate_t imm = ENVOY__SERVICE__EXT_PROC__V3__IMMEDIATE_RESPONSE__INIT;
+  Envoy__Type__V3__HttpStatus st = ENVOY__TYPE__V3__HTTP_STATUS__INIT;
+  st.code = (Envoy__Type__V3__StatusCode)code;
+  imm.status = &st;
+  imm.headers = &hm;
+  resp.response_case = PB_RESP(IMMEDIATE_RESPONSE);
+  resp.immediate_response = &imm;
+  emit(s, &resp);
+  s->response_status = code;
+  s->phase = PHASE_DONE;
+  finish_decision(s, NULL);
+}
+
+static bool in_list(const char *k, const char *const *list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (sy_str_ieq(k, strlen(k), list[i])) return true;
+  return false;
+}
+
 /* Emits one FULL_DUPLEX_STREAMED body mutation on the request or response
  * side. `data` is only referenced during the call. */
 static void emit_streamed_body(sy_extproc_stream_t *s, bool request_side, const uint8_t *data, size_t len, bool eos) {
@@ -237,7 +269,11 @@ static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, 
     set[nset++] = make_header(s, "content-length", clen, (size_t)n);
   }
   if (s->request_id_generated) set[nset++] = make_header(s, SY_HDR_REQUEST_ID, s->req.request_id, strlen(s->req.request_id));
-  for (size_t i = 0; i < s->n_hdrs; i++) set[nset++] = make_header(s, s->hdr_keys[i], s->hdr_vals[i], s->hdr_lens[i]);
+  for (size_t i = 0; i < s->n_hdrs; i++) {
+    /* a header the director sets or removes is not re-set as received */
+    if (in_list(s->hdr_keys[i], d->set_keys, d->n_set) || in_list(s->hdr_keys[i], d->remove, d->n_remove)) continue;
+    set[nset++] = make_header(s, s->hdr_keys[i], s->hdr_vals[i], s->hdr_lens[i]);
+  }
   for (size_t i = 0; i < d->n_set; i++) set[nset++] = make_header(s, d->set_keys[i], d->set_values[i], strlen(d->set_values[i]));
   pb_struct_t *md = make_metadata(s, SY_MD_NS_LB, SY_HDR_DESTINATION, d->destination);
   for (size_t i = 0; i < nset; i++) {
@@ -250,6 +286,8 @@ static void send_routed(sy_extproc_stream_t *s, const sy_extproc_decision_t *d, 
   pb_hmut_t hm = ENVOY__SERVICE__EXT_PROC__V3__HEADER_MUTATION__INIT;
   hm.set_headers = set;
   hm.n_set_headers = nset;
+  hm.remove_headers = (char **)d->remove;
+  hm.n_remove_headers = d->n_remove;
   pb_common_t common = ENVOY__SERVICE__EXT_PROC__V3__COMMON_RESPONSE__INIT;
   common.header_mutation = &hm;
   common.clear_route_cache = 1;
@@ -296,6 +334,15 @@ static void decide_and_answer(sy_extproc_stream_t *s, bool body_eos) {
   if (d.handle) {
     s->decided = true;
     s->handle = d.handle;
+  }
+  if (d.n_resp_set || d.n_resp_add || d.n_resp_remove) {
+    sy_extproc_decision_t *keep = sy_arena_alloc(&s->arena, sizeof(*keep));
+    if (keep) *keep = d;
+    s->resp_mut = keep;
+  }
+  if (d.http_status >= 300 && d.http_status < 400 && d.location) {
+    send_redirect(s, d.http_status, d.location);
+    return;
   }
   s->response_stream = d.stream;
   if (d.http_status != 0) {
@@ -490,11 +537,44 @@ static void on_response_headers(sy_extproc_stream_t *s, const pb_headers_t *h) {
     sy_openai_sse_init(&s->sse, 1 << 20);
     s->sse_active = true;
   }
-  pb_hvo_t *set[1];
-  set[0] = make_header(s, SY_HDR_WENT_INTO_RESP, "true", 4);
+  const sy_extproc_decision_t *m = s->resp_mut;
+  size_t cap = 1 + (m ? m->n_resp_set + m->n_resp_add : 0);
+  pb_hvo_t **set = sy_arena_alloc(&s->scratch, sizeof(*set) * cap);
+  size_t nset = 0;
+  if (set) set[nset] = make_header(s, SY_HDR_WENT_INTO_RESP, "true", 4), nset += set[nset] != NULL;
+  for (size_t i = 0; set && m && i < m->n_resp_set; i++) {
+    pb_hvo_t *o = make_header(s, m->resp_set_keys[i], m->resp_set_values[i], strlen(m->resp_set_values[i]));
+    if (o) set[nset++] = o;
+  }
+  for (size_t i = 0; set && m && i < m->n_resp_add; i++) {
+    /* HTTPRoute "add" appends: join with what the upstream sent, if any */
+    const char *cur = NULL;
+    size_t cur_len = 0;
+    for (size_t k = 0; h->headers && k < h->headers->n_headers && !cur; k++) {
+      const pb_hv_t *hv = h->headers->headers[k];
+      if (hv && hv->key && sy_str_ieq(hv->key, strlen(hv->key), m->resp_add_keys[i])) header_value(hv, &cur, &cur_len);
+    }
+    const char *v = m->resp_add_values[i];
+    size_t vlen = strlen(v);
+    if (cur && cur_len) {
+      char *j = sy_arena_alloc(&s->scratch, cur_len + 1 + vlen + 1);
+      if (!j) continue;
+      memcpy(j, cur, cur_len);
+      j[cur_len] = ',';
+      memcpy(j + cur_len + 1, v, vlen + 1);
+      v = j;
+      vlen += cur_len + 1;
+    }
+    pb_hvo_t *o = make_header(s, m->resp_add_keys[i], v, vlen);
+    if (o) set[nset++] = o;
+  }
   pb_hmut_t hm = ENVOY__SERVICE__EXT_PROC__V3__HEADER_MUTATION__INIT;
   hm.set_headers = set;
-  hm.n_set_headers = set[0] ? 1 : 0;
+  hm.n_set_headers = nset;
+  if (m) {
+    hm.remove_headers = (char **)m->resp_remove;
+    hm.n_remove_headers = m->n_resp_remove;
+  }
   pb_common_t common = ENVOY__SERVICE__EXT_PROC__V3__COMMON_RESPONSE__INIT;
   common.header_mutation = &hm;
   pb_headers_resp_t hr = ENVOY__SERVICE__EXT_PROC__V3__HEADERS_RESPONSE__INIT;

@@ -277,6 +277,13 @@ typedef struct sy_kube_source_stats {
 } sy_kube_source_stats_t;
 void sy_kube_source_stats(const sy_kube_source_t *s, sy_kube_source_stats_t *out);
 
+/* Decoders for reflectors of source kinds (sy_kube_reflector_config_t
+ * decode/free with ctx = (void *)(uintptr_t)kind): a pruned view of the
+ * object (metadata, and spec or a pod's status) through
+ * sy_source_decode_json into a heap-allocated struct of the kind. */
+int sy_kube_decode_source(void *ctx, const struct cJSON *obj, void **out, char *err, size_t errlen);
+void sy_kube_free_source(void *ctx, void *value);
+
 /* Parses "k=v,k2=v2" (equality-based selector, as --endpoint-selector)
  * into labels (free with sy_kube_labels_free). 0 or SY_EINVAL (err says
  * why). */

@@ -124,7 +124,7 @@ static size_t kind_size(sy_kind_t k) {
  * never read: decode a pruned view (references, no copies) instead. */
 static cJSON *pruned_view(const cJSON *obj, sy_kind_t kind) {
   static const char *const META[] = {"name", "namespace", "uid", "resourceVersion", "labels",
-                                     "annotations", "deletionTimestamp", "creationTimestamp"};
+                                     "annotations", "deletionTimestamp", "creationTimestamp", "generation"};
   cJSON *v = cJSON_CreateObject(), *meta = cJSON_CreateObject();
   if (!v || !meta) goto fail;
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
@@ -150,7 +150,7 @@ fail_v:
   return NULL;
 }
 
-static int decode_obj(void *ctx, const cJSON *obj, void **out, char *err, size_t errlen) {
+int sy_kube_decode_source(void *ctx, const cJSON *obj, void **out, char *err, size_t errlen) {
   sy_kind_t kind = (sy_kind_t)(uintptr_t)ctx;
   cJSON *view = pruned_view(obj, kind);
   void *v = sy_calloc(1, kind_size(kind));
@@ -172,7 +172,7 @@ static int decode_obj(void *ctx, const cJSON *obj, void **out, char *err, size_t
   return 0;
 }
 
-static void free_obj(void *ctx, void *value) {
+void sy_kube_free_source(void *ctx, void *value) {
   if (!value) return;
   sy_source_object_cleanup((sy_kind_t)(uintptr_t)ctx, value);
   sy_free(value);
@@ -386,8 +386,8 @@ static int add_reflector(sy_kube_source_t *s, const char *name, const char *path
   sy_kube_reflector_config_t rc = {.name = name,
                                    .path = path,
                                    .field_selector = field_selector,
-                                   .decode = decode_obj,
-                                   .free = free_obj,
+                                   .decode = sy_kube_decode_source,
+                                   .free = sy_kube_free_source,
                                    .ctx = (void *)(uintptr_t)kind};
   return sy_kube_informer_add(s->inf, &rc, out);
 }

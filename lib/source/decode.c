@@ -365,6 +365,9 @@ static int decode_meta(dctx_t *d, const sy_yaml_node_t *root, sy_objmeta_t *meta
                        &meta->n_annotations)))
     return rc;
   meta->deleting = !sy_yaml_is_null(sy_yaml_get(m, "deletionTimestamp"));
+  const sy_yaml_node_t *gen = sy_yaml_get(m, "generation");
+  int64_t g;
+  if (gen && gen->kind == SY_YAML_SCALAR && sy_yaml_as_int(gen, &g) == 0) meta->generation = g;
   return 0;
 }
 

@@ -179,3 +179,10 @@ int sy_source__load(const char *path, sy_objset_t **out, sy_source_error_t *err,
 int sy_manifests_load(const char *path, sy_objset_t **out, sy_source_error_t *err) {
   return sy_source__load(path, out, err, NULL);
 }
+
+int sy_manifests_list(const char *path, char ***out, size_t *n) {
+  bool is_dir;
+  return sy_source__list(path, &is_dir, out, n);
+}
+
+void sy_manifests_list_free(char **names, size_t n) { sy_source__names_free(names, n); }

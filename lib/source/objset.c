@@ -68,6 +68,7 @@ static bool labels_copy(sy_label_t **dst, size_t *n_dst, const sy_label_t *src, 
 
 static bool meta_copy(sy_objmeta_t *d, const sy_objmeta_t *s) {
   d->deleting = s->deleting;
+  d->generation = s->generation;
   return dup_opt(&d->name, s->name) && dup_opt(&d->namespace_name, s->namespace_name) && dup_opt(&d->uid, s->uid) &&
          dup_opt(&d->resource_version, s->resource_version) &&
          dup_opt(&d->origin, s->origin) && labels_copy(&d->labels, &d->n_labels, s->labels, s->n_labels) &&

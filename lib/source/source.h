@@ -33,6 +33,7 @@ typedef struct sy_objmeta {
   sy_label_t *annotations;
   size_t n_annotations;
   bool deleting; /* metadata.deletionTimestamp is set */
+  int64_t generation; /* metadata.generation; 0 when unset */
   char *origin;
 } sy_objmeta_t;
 
@@ -185,6 +186,12 @@ int sy_manifests_load(const char *path, sy_objset_t **out, sy_source_error_t *er
  * and origins. No I/O; thread-safe. */
 int sy_manifests_load_buffer(const char *name, const char *data, size_t len, sy_objset_t **out,
                              sy_source_error_t *err);
+
+/* The files sy_manifests_load(path) reads, as full paths in name order
+ * (just `path` when it is a file). 0 with *out (free with
+ * sy_manifests_list_free) or -errno. */
+int sy_manifests_list(const char *path, char ***out, size_t *n);
+void sy_manifests_list_free(char **names, size_t n);
 
 /* Watches `path` (file or directory) and re-loads it when anything changes
  * (mtime/size/inode of any file, files added or removed), polled every
