@@ -3,11 +3,14 @@
 
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "test_support.h"
@@ -39,7 +42,8 @@ const char *sy_e2e_need_file(const char *env, bool *missing) {
 
 int sy_e2e_skip(void) {
   if (sy_e2e_env_true("SY_E2E_REQUIRE", false)) return 1;
-  fprintf(stderr, "e2e: skipped (run hack/envoy.sh, or set SY_E2E_REQUIRE=1 to fail)\n");
+  fprintf(stderr, "e2e: skipped: a binary or tool above is missing (hack/envoy.sh, "
+                  "hack/kube-tools.sh, hack/helm.sh; SY_E2E_REQUIRE=1 makes this a failure)\n");
   return 77;
 }
 
@@ -146,13 +150,14 @@ bool sy_e2e_stack_env(sy_e2e_stack_t *st) {
   st->sy_bin = sy_e2e_need_file("SY_SWITCHYARD_BIN", &missing);
   st->sim_bin = sy_e2e_need_file("SY_SIM_BIN", &missing);
   st->envoy_bin = sy_e2e_need_file("SY_ENVOY_BIN", &missing);
-  st->envoy_tpl = sy_e2e_need_file("SY_ENVOY_TEMPLATE", &missing);
+  const char *tpl = getenv("SY_ENVOY_TEMPLATE");
+  st->envoy_tpl = tpl && *tpl ? sy_e2e_need_file("SY_ENVOY_TEMPLATE", &missing) : NULL;
   return !missing;
 }
 
 int sy_e2e_stack_ports(sy_e2e_stack_t *st) {
-  int p[5];
-  if (sy_port_free_distinct("127.0.0.1", p, 5) != 0) {
+  int p[6];
+  if (sy_port_free_distinct("127.0.0.1", p, 6) != 0) {
     fprintf(stderr, "e2e: no free ports on 127.0.0.1\n");
     return -1;
   }
@@ -161,6 +166,7 @@ int sy_e2e_stack_ports(sy_e2e_stack_t *st) {
   st->metrics_port = p[2];
   st->admin_port = p[3];
   st->listen_port = p[4];
+  st->ready_port = p[5];
   snprintf(st->base_url, sizeof(st->base_url), "http://127.0.0.1:%d", st->listen_port);
   return 0;
 }
@@ -207,9 +213,13 @@ int sy_e2e_sims_start(sy_e2e_stack_t *st, int first, int n) {
 }
 
 int sy_e2e_switchyard_start(sy_e2e_stack_t *st, char *const argv[]) {
+  return sy_e2e_switchyard_start_env(st, argv, NULL);
+}
+
+int sy_e2e_switchyard_start_env(sy_e2e_stack_t *st, char *const argv[], char *const env[]) {
   char log[700];
   snprintf(log, sizeof(log), "%s/switchyard.log", st->dir);
-  if (sy_proc_spawn(&st->sy, "switchyard", argv, NULL, log) != 0) return -1;
+  if (sy_proc_spawn(&st->sy, "switchyard", argv, env, log) != 0) return -1;
   if (sy_wait_tcp("127.0.0.1", st->grpc_port, 15000, &st->sy) != 0) {
     fprintf(stderr, "e2e: switchyard not listening on %d\n", st->grpc_port);
     return -1;
@@ -218,7 +228,11 @@ int sy_e2e_switchyard_start(sy_e2e_stack_t *st, char *const argv[]) {
 }
 
 int sy_e2e_envoy_start(sy_e2e_stack_t *st, bool epp_tls) {
-  char ap[16], lp[16], ep[16], cfg[700], log[700];
+  char ap[16], lp[16], ep[16], cfg[700];
+  if (!st->envoy_tpl) {
+    fprintf(stderr, "e2e: SY_ENVOY_TEMPLATE is not set\n");
+    return -1;
+  }
   snprintf(ap, sizeof(ap), "%d", st->admin_port);
   snprintf(lp, sizeof(lp), "%d", st->listen_port);
   snprintf(ep, sizeof(ep), "%d", st->grpc_port);
@@ -228,15 +242,20 @@ int sy_e2e_envoy_start(sy_e2e_stack_t *st, bool epp_tls) {
                              {"EPP_PORT", ep},
                              {"EPP_TLS", epp_tls ? "1" : "0"}};
   snprintf(cfg, sizeof(cfg), "%s/envoy.yaml", st->dir);
-  snprintf(log, sizeof(log), "%s/envoy.log", st->dir);
   if (sy_e2e_render_template(st->envoy_tpl, cfg, vars, SY_ARRAY_LEN(vars)) != 0) return -1;
   char *argv[] = {(char *)st->envoy_bin,   "-c",          cfg,    "--concurrency", "1",
                   "--disable-hot-restart", "--log-level", "warn", NULL};
-  if (sy_proc_spawn(&st->envoy, "envoy", argv, NULL, log) != 0) return -1;
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/ready", st->admin_port);
-  if (sy_wait_http_200(url, 30000, &st->envoy) != 0) {
-    fprintf(stderr, "e2e: envoy not ready\n");
+  return sy_e2e_envoy_start_argv(st, argv, url);
+}
+
+int sy_e2e_envoy_start_argv(sy_e2e_stack_t *st, char *const argv[], const char *ready_url) {
+  char log[700];
+  snprintf(log, sizeof(log), "%s/envoy.log", st->dir);
+  if (sy_proc_spawn(&st->envoy, "envoy", argv, NULL, log) != 0) return -1;
+  if (sy_wait_http_200(ready_url, 30000, &st->envoy) != 0) {
+    fprintf(stderr, "e2e: envoy not ready (%s)\n", ready_url);
     return -1;
   }
   return 0;
@@ -270,6 +289,92 @@ int sy_e2e_run(sy_e2e_stack_t *st, Suite *s) {
     sy_tmpdir_remove(st->dir);
   curl_global_cleanup();
   return failed ? 1 : 0;
+}
+
+/* -------------------------------------------------------------- commands */
+
+int sy_e2e_capture(char *const argv[], const char *out_path, int timeout_ms) {
+  char err_path[1024];
+  snprintf(err_path, sizeof(err_path), "%s.err", out_path);
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (in < 0 || out < 0 || err < 0) {
+    fprintf(stderr, "e2e: %s: cannot open %s or %s: %s\n", argv[0], out_path, err_path,
+            strerror(errno));
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    if (err >= 0) close(err);
+    return -1;
+  }
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  int fork_errno = errno;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
+    dup2(in, STDIN_FILENO);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(argv[0], argv);
+    dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(in);
+  close(out);
+  close(err);
+  if (pid < 0) {
+    fprintf(stderr, "e2e: fork for %s: %s\n", argv[0], strerror(fork_errno));
+    return -1;
+  }
+  /* sy_proc's waiting, for a child started here. */
+  sy_proc_t p;
+  memset(&p, 0, sizeof(p));
+  p.pid = pid;
+  snprintf(p.name, sizeof(p.name), "%s", argv[0]);
+  int code;
+  if (sy_proc_wait(&p, timeout_ms) != 0) {
+    sy_proc_signal(&p, SIGKILL);
+    sy_proc_wait(&p, -1);
+    fprintf(stderr, "e2e: %s timed out after %d ms\n", argv[0], timeout_ms);
+    code = -1;
+  } else {
+    code = sy_proc_exit_code(&p);
+  }
+  size_t err_len = 0;
+  char *text = sy_test_read_file(err_path, &err_len);
+  if (code != 0)
+    fprintf(stderr, "e2e: %s exited %d:\n%s\n", argv[0], code, text ? text : "(no stderr)");
+  else if (text && err_len == 0)
+    unlink(err_path);
+  sy_free(text);
+  return code;
+}
+
+char *sy_e2e_helm_template(const sy_e2e_stack_t *st, const char *helm, const char *chart,
+                           const char *release, const char *ns, const char *const *args,
+                           const char *name) {
+  const char *argv[64] = {helm, "template", release, chart, "--namespace", ns};
+  size_t n = 6;
+  for (size_t i = 0; args && args[i]; i++) {
+    if (n + 1 >= SY_ARRAY_LEN(argv)) {
+      fprintf(stderr, "e2e: helm template: too many arguments\n");
+      return NULL;
+    }
+    argv[n++] = args[i];
+  }
+  argv[n] = NULL;
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s", st->dir, name);
+  if (sy_e2e_capture((char *const *)argv, path, 60000) != 0) return NULL;
+  char *text = sy_test_read_file(path, NULL);
+  if (!text) fprintf(stderr, "e2e: cannot read %s\n", path);
+  return text;
 }
 
 /* ------------------------------------------------------ requests via Envoy */

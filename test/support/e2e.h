@@ -1,15 +1,18 @@
 /*
  * The harness shared by the end-to-end tests (test/e2e): one stack of real
  * processes on loopback, curl -> Envoy (rendered from
- * examples/envoy/standalone.yaml) -> switchyard -> switchyard-sim model
- * servers; POSTs through Envoy that keep the routing headers; readers for
- * switchyard's own admin port (/metrics, /debug/endpoints), which the kube
- * integration tests use too; and the chain cases every stack must pass.
+ * examples/envoy/standalone.yaml, or a config the test brings, such as the
+ * Helm chart's) -> switchyard -> switchyard-sim model servers; POSTs through
+ * Envoy that keep the routing headers; readers for switchyard's own admin
+ * port (/metrics, /debug/endpoints), which the kube integration tests use
+ * too; `helm template` with its output captured; and the chain cases every
+ * stack must pass.
  *
  * A test owns one sy_e2e_stack_t, fills in what it decides (model, and the
  * switchyard flags it passes to sy_e2e_switchyard_start), and calls the
  * helpers in order: stack_env, stack_ports, stack_sims, sims_start,
- * switchyard_start, envoy_start; sy_e2e_run runs its suite and cleans up.
+ * switchyard_start, envoy_start (or envoy_start_argv); sy_e2e_run runs its
+ * suite and cleans up.
  *
  * Errors: this is test code. Functions returning int give 0 or -1 and print
  * the reason to stderr (the message is the diagnostic). sy_e2e_assert_*,
@@ -79,10 +82,11 @@ typedef struct sy_e2e_stack {
   const char *model;     /* served by every simulator */
   bool up;               /* the whole chain answered; tests check it first */
   /* sy_e2e_stack_env: $SY_SWITCHYARD_BIN, $SY_SIM_BIN, $SY_ENVOY_BIN,
-   * $SY_ENVOY_TEMPLATE. */
+   * $SY_ENVOY_TEMPLATE (NULL when unset: only sy_e2e_envoy_start needs it). */
   const char *sy_bin, *sim_bin, *envoy_bin, *envoy_tpl;
-  /* sy_e2e_stack_ports: distinct free ports on 127.0.0.1. */
-  int grpc_port, health_port, metrics_port, admin_port, listen_port;
+  /* sy_e2e_stack_ports: distinct free ports on 127.0.0.1. ready_port is for
+   * configs with a separate Envoy readiness listener (the chart's). */
+  int grpc_port, health_port, metrics_port, admin_port, listen_port, ready_port;
   char base_url[128];    /* http://127.0.0.1:<listen_port>, Envoy's listener */
   /* sy_e2e_stack_sims. */
   sy_e2e_sim_t sims[SY_E2E_SIMS_MAX];
@@ -91,11 +95,11 @@ typedef struct sy_e2e_stack {
   sy_proc_t sy, envoy;
 } sy_e2e_stack_t;
 
-/* Reads the four binaries' variables into *st; false (reasons printed)
- * when one is missing. */
+/* Reads the three binaries' variables, and the Envoy template's when it is
+ * set, into *st; false (reasons printed) when one is missing. */
 bool sy_e2e_stack_env(sy_e2e_stack_t *st);
 
-/* Picks the five switchyard and Envoy ports and sets base_url. */
+/* Picks the six switchyard and Envoy ports and sets base_url. */
 int sy_e2e_stack_ports(sy_e2e_stack_t *st);
 
 /* Names n (<= SY_E2E_SIMS_MAX) simulators sim-0.. on 127.0.0.<ip_base+i>
@@ -113,10 +117,20 @@ int sy_e2e_sims_start(sy_e2e_stack_t *st, int first, int n);
  * ext_proc port accepts connections. */
 int sy_e2e_switchyard_start(sy_e2e_stack_t *st, char *const argv[]);
 
-/* Renders the Envoy template to <dir>/envoy.yaml (listener, admin and
- * switchyard ports from st; ext_proc over TLS when `epp_tls`), starts Envoy
- * with one worker, logging to <dir>/envoy.log, and waits (30 s) for /ready. */
+/* The same with `env` ("NAME=value" list, NULL-terminated, may be NULL)
+ * added to switchyard's environment, as sy_proc_spawn. */
+int sy_e2e_switchyard_start_env(sy_e2e_stack_t *st, char *const argv[], char *const env[]);
+
+/* Renders the Envoy template (st->envoy_tpl) to <dir>/envoy.yaml (listener,
+ * admin and switchyard ports from st; ext_proc over TLS when `epp_tls`),
+ * starts Envoy with one worker, logging to <dir>/envoy.log, and waits (30 s)
+ * for the admin /ready. */
 int sy_e2e_envoy_start(sy_e2e_stack_t *st, bool epp_tls);
+
+/* Starts Envoy with `argv` exactly (argv[0] st->envoy_bin; the config and
+ * flags are the test's), logging to <dir>/envoy.log, and waits (30 s) until
+ * GET `ready_url` answers 200. */
+int sy_e2e_envoy_start_argv(sy_e2e_stack_t *st, char *const argv[], const char *ready_url);
 
 /* Stops Envoy, switchyard and the simulators (SIGTERM, 5 s, SIGKILL). */
 void sy_e2e_stack_stop(sy_e2e_stack_t *st);
@@ -129,6 +143,24 @@ void sy_e2e_stack_dump_logs(const sy_e2e_stack_t *st);
  * logs; it keeps st->dir when something failed or SY_E2E_KEEP is true and
  * removes it otherwise. Returns the exit status: 0 or 1. */
 int sy_e2e_run(sy_e2e_stack_t *st, Suite *s);
+
+/* -------------------------------------------------------------- commands */
+
+/* Runs argv (argv[0] a path or a name in PATH) to completion with stdin
+ * /dev/null, stdout written to `out_path` and stderr to `<out_path>.err`
+ * (removed when it stays empty and the command succeeds); kills it after
+ * timeout_ms. Returns its exit code (128+signal when a signal ended it), or
+ * -1 when it could not run or timed out. On a non-zero result the stderr
+ * file is printed. */
+int sy_e2e_capture(char *const argv[], const char *out_path, int timeout_ms);
+
+/* `<helm> template <release> <chart> --namespace <ns> <args...>` (args
+ * NULL-terminated, may be NULL) through sy_e2e_capture, its output kept as
+ * <st->dir>/<name>. Returns the output (sy_malloc'd; sy_free it), or NULL
+ * when helm failed (its stderr printed). */
+char *sy_e2e_helm_template(const sy_e2e_stack_t *st, const char *helm, const char *chart,
+                           const char *release, const char *ns, const char *const *args,
+                           const char *name);
 
 /* ------------------------------------------------------ requests via Envoy */
 
