@@ -49,6 +49,7 @@ struct sy_gwctl {
   bool st_done;               /* st_current fully written */
   char **owned;               /* "route|ns/name" / "pool|ns/name" holding our entries */
   size_t n_owned;
+  bool owned_seeded;          /* entries from before this process were looked up */
 };
 
 /* Hands a new status to the writer (ownership passes; replaces a pending one). */

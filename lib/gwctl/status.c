@@ -4,7 +4,10 @@
  * (other controllers' entries kept untouched, lastTransitionTime kept when a
  * condition's status did not change), and PUT /status with the object's
  * resourceVersion only when something changed — so a conflict (409) means
- * someone else wrote meanwhile, and the whole round is retried. */
+ * someone else wrote meanwhile, and the whole round is retried. Entries of
+ * ours on objects we no longer route for are removed; those written before
+ * this process started are found by one LIST of routes and pools on the
+ * first round (seed_owned). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -316,6 +319,85 @@ static bool owned_has(char **list, size_t n, const char *key) {
   return false;
 }
 
+/* Percent-encodes `in` (a continue token) into out; false when it does not fit. */
+static bool query_escape(const char *in, char *out, size_t n) {
+  static const char HEX[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                 *p == '_' || *p == '.' || *p == '~';
+    if (o + (plain ? 1 : 3) >= n) return false;
+    if (plain) {
+      out[o++] = (char)*p;
+    } else {
+      out[o++] = '%';
+      out[o++] = HEX[*p >> 4];
+      out[o++] = HEX[*p & 15];
+    }
+  }
+  out[o] = '\0';
+  return true;
+}
+
+/* Entries of ours written before this process started (a restart, a new
+ * leader) are unknown to g->owned, so an object no route or Gateway of ours
+ * refers to any more would keep a stale entry forever. Once, LIST every
+ * HTTPRoute and InferencePool and add those carrying an entry of ours to
+ * g->owned: the cleanup in write_all then removes what is stale. true when
+ * both lists were read (else retried next round). */
+static bool seed_owned(sy_gwctl_t *g) {
+  static const struct {
+    const char *key, *group, *resource;
+  } KINDS[] = {{"route|", SY_GW_GROUP, "httproutes"}, {"pool|", SY_GW_POOL_GROUP, "inferencepools"}};
+  for (size_t k = 0; k < SY_ARRAY_LEN(KINDS); k++) {
+    char cont[2048] = "";
+    do {
+      char path[2600], key[640];
+      snprintf(path, sizeof(path), "/apis/%s/v1/%s?limit=500%s%s", KINDS[k].group, KINDS[k].resource,
+               cont[0] ? "&continue=" : "", cont);
+      sy_kube_response_t r;
+      sy_kube_response_init(&r);
+      int rc = sy_kube_request(g->client, "GET", path, NULL, NULL, 0, 30000, &r);
+      if (rc == 0 && r.status == 404) { /* the kind is not served: nothing of ours there */
+        sy_kube_response_cleanup(&r);
+        break;
+      }
+      cJSON *root = rc == 0 && r.status == 200 ? cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len)
+                                               : NULL;
+      if (!root) {
+        SY_LOG(SY_LOG_WARN, "gateway status: listing our earlier entries failed", "path", path, "error",
+               r.err[0] ? r.err : sy_strerror(rc), NULL);
+        sy_kube_response_cleanup(&r);
+        atomic_fetch_add(&g->status_errors, 1);
+        return false;
+      }
+      sy_kube_response_cleanup(&r);
+      const cJSON *it, *e;
+      cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "items")) {
+        bool ours = false;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, "status"),
+                                                               "parents")) ours |= is_ours(g, e);
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(it, "metadata");
+        const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "namespace"));
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "name"));
+        if (!ours || !ns || !name) continue;
+        snprintf(key, sizeof(key), "%s/apis/%s/v1/namespaces/%s/%s/%s", KINDS[k].key, KINDS[k].group, ns,
+                 KINDS[k].resource, name);
+        if (owned_has(g->owned, g->n_owned, key)) continue;
+        char **no = sy_realloc(g->owned, sizeof(*no) * (g->n_owned + 1));
+        if (!no) break;
+        g->owned = no;
+        if ((g->owned[g->n_owned] = sy_strdup(key))) g->n_owned++;
+      }
+      const char *next =
+          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "continue"));
+      if (!next || !next[0] || !query_escape(next, cont, sizeof(cont))) cont[0] = '\0';
+      cJSON_Delete(root);
+    } while (cont[0]);
+  }
+  return true;
+}
+
 /* Writes every status of `st`; then removes our entries from routes and
  * pools that no longer have any. true when everything went through. */
 static bool write_all(sy_gwctl_t *g, const sy_gw_status_t *st) {
@@ -351,6 +433,7 @@ static bool write_all(sy_gwctl_t *g, const sy_gw_status_t *st) {
     if ((owned[n_owned] = sy_strdup(key))) n_owned++;
   }
   /* Objects we wrote entries to before and no longer route for: drop ours. */
+  if (!g->owned_seeded && !(g->owned_seeded = seed_owned(g))) ok = false;
   for (size_t i = 0; i < g->n_owned; i++) {
     if (owned_has(owned, n_owned, g->owned[i])) continue;
     const char *bar = strchr(g->owned[i], '|');
