@@ -47,6 +47,7 @@ struct sy_gwctl {
   /* status thread only */
   sy_gw_status_t *st_current; /* what we are (re)trying to write */
   bool st_done;               /* st_current fully written */
+  uint64_t st_digest;         /* of st_current */
   char **owned;               /* "route|ns/name" / "pool|ns/name" holding our entries */
   size_t n_owned;
   bool owned_seeded;          /* entries from before this process were looked up */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "core.h"
 #include "gwctl_int.h"
@@ -451,6 +452,54 @@ static bool write_all(sy_gwctl_t *g, const sy_gw_status_t *st) {
   return ok;
 }
 
+static uint64_t mix(uint64_t h, const void *p, size_t n) { return XXH3_64bits_withSeed(p, n, h); }
+static uint64_t mix_str(uint64_t h, const char *s) { return s ? mix(h, s, strlen(s) + 1) : mix(h, "\xff", 1); }
+
+static uint64_t conds_digest(uint64_t h, const sy_gw_condition_t *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    h = mix_str(mix_str(mix_str(h, c[i].type), c[i].reason), c[i].message);
+    int64_t v[2] = {c[i].status, c[i].observed_generation};
+    h = mix(h, v, sizeof(v));
+  }
+  return mix(h, &n, sizeof(n));
+}
+
+/* Everything a status round would write, hashed. */
+static uint64_t status_digest(const sy_gw_status_t *st) {
+  uint64_t h = 1;
+  for (size_t i = 0; i < st->n_classes; i++)
+    h = conds_digest(mix_str(h, st->classes[i].name), st->classes[i].conds, st->classes[i].n_conds);
+  for (size_t i = 0; i < st->n_gateways; i++) {
+    const sy_gw_gateway_status_t *x = &st->gateways[i];
+    h = conds_digest(mix_str(mix_str(h, x->namespace_name), x->name), x->conds, x->n_conds);
+    for (size_t l = 0; l < x->n_listeners; l++) {
+      const sy_gw_listener_status_t *ls = &x->listeners[l];
+      h = conds_digest(mix(mix_str(h, ls->name), &ls->attached_routes, sizeof(ls->attached_routes)), ls->conds,
+                       ls->n_conds);
+      for (size_t k = 0; k < ls->n_supported_kinds; k++)
+        h = mix_str(mix_str(h, ls->supported_kinds[k].group), ls->supported_kinds[k].kind);
+    }
+  }
+  for (size_t i = 0; i < st->n_routes; i++) {
+    const sy_gw_route_status_t *x = &st->routes[i];
+    h = mix_str(mix_str(h, x->namespace_name), x->name);
+    for (size_t p = 0; p < x->n_parents; p++) {
+      const sy_gw_parent_ref_t *r = &x->parents[p].parent_ref;
+      h = mix_str(mix_str(mix_str(mix_str(mix_str(h, r->group), r->kind), r->namespace_name), r->name), r->section_name);
+      h = mix(h, &r->port, sizeof(r->port));
+      h = conds_digest(h, x->parents[p].conds, x->parents[p].n_conds);
+    }
+  }
+  for (size_t i = 0; i < st->n_pools; i++) {
+    const sy_gw_pool_status_t *x = &st->pools[i];
+    h = mix_str(mix_str(h, x->namespace_name), x->name);
+    for (size_t p = 0; p < x->n_parents; p++)
+      h = conds_digest(mix_str(mix_str(h, x->parents[p].gateway_namespace), x->parents[p].gateway_name),
+                       x->parents[p].conds, x->parents[p].n_conds);
+  }
+  return h;
+}
+
 static void *status_main(void *arg) {
   sy_gwctl_t *g = arg;
   for (;;) {
@@ -473,9 +522,14 @@ static void *status_main(void *arg) {
       break;
     }
     if (fresh) {
+      /* A recompute with the same outcome (most watch events: pods, our own
+       * status writes) needs no round of GETs once it has been written. */
+      uint64_t h = status_digest(fresh);
+      bool same = g->st_current && h == g->st_digest;
       sy_gw_status_free(g->st_current);
       g->st_current = fresh;
-      g->st_done = false;
+      g->st_digest = h;
+      if (!same) g->st_done = false;
     }
     /* Only the leader writes; a new leader writes what it computed. */
     if (!g->st_current || g->st_done || (g->may_write && !g->may_write(g->ctx))) continue;
