@@ -278,9 +278,13 @@ static void collect_kube(sy_metrics_writer_t *w, void *ctx) {
   sy_metrics_write_counter(w, "switchyard_kube_request_errors_total", "Failed list/watch requests, per resource.", L,
                            pools, 1, (double)st.pools.errors);
   sy_metrics_write_counter(w, "switchyard_kube_request_errors_total", NULL, L, pods, 1, (double)st.pods.errors);
-  if (app->leader_election)
-    sy_metrics_write_gauge(w, "switchyard_leader", "1 while this replica holds the leader-election lease.", NULL, NULL,
-                           0, sy_kube_lease_is_leader(app->lease) ? 1 : 0);
+}
+
+/* Leadership for /metrics, in every mode that elects (EPP and gateway). */
+static void collect_leader(sy_metrics_writer_t *w, void *ctx) {
+  app_t *app = ctx;
+  sy_metrics_write_gauge(w, "switchyard_leader", "1 while this replica holds the leader-election lease.", NULL, NULL, 0,
+                         sy_kube_lease_is_leader(app->lease) ? 1 : 0);
 }
 
 static sy_gw_table_t *routes_acquire(void *ctx) { return sy_gwctl_table(((app_t *)ctx)->gw); }
@@ -531,6 +535,8 @@ int main(int argc, char **argv) {
       }
     }
   }
+
+  if (app.lease && sy_metrics_register_collector(app.metrics, collect_leader, &app) != 0) goto out;
 
   sy_extproc_server_config_t xcfg = {
       .listen_host = o.listen,

@@ -554,6 +554,7 @@ static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_
     }
   }
 
+  bool h2c = false;
   if (be->type == SY_GW_BACKEND_SERVICE) {
     const char *ep = be->endpoints[sy_rand_below(be->n_endpoints)];
     out->destination = sy_arena_strndup(a, ep, strlen(ep));
@@ -570,11 +571,15 @@ static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_
       if (ps && ps->app_h2c && e.n_set < e.cap) {
         e.set_k[e.n_set] = SY_HDR_UPSTREAM_PROTOCOL;
         e.set_v[e.n_set++] = "h2c";
+        h2c = true;
       }
       sy_snapshot_release(snap);
     }
   }
   if (rc || out->http_status) goto done;
+  /* The header is ours to set: a client's own must not pick the data
+   * plane's HTTP/2 cluster for a backend that speaks HTTP/1.1. */
+  if (!h2c && header_of(req, SY_HDR_UPSTREAM_PROTOCOL) && e.n_rm < e.cap) e.rm[e.n_rm++] = SY_HDR_UPSTREAM_PROTOCOL;
   /* merge the scheduler's headers (e.g. x-prefiller-host-port) with ours */
   for (size_t i = 0; i < out->n_set && e.n_set < e.cap; i++) {
     e.set_k[e.n_set] = out->set_keys[i];

@@ -40,13 +40,20 @@
  *   dref      /dref -> pool D (deleted while switchyard is down: the stale
  *             pool entry must go after the restart)
  * and "outsider" in e2eg-outside (NotAllowedByListeners). Gateway gw-badport
- * has a listener on a port Envoy does not serve (PortUnavailable).
+ * has a listener on a port Envoy does not serve (PortUnavailable). Later
+ * cases add and remove "h2c" (/v1 + "x-pool: h2c" -> pool-h2c, appProtocol
+ * kubernetes.io/h2c, whose one endpoint is an HTTP/2-only Envoy in front of
+ * sim 4 on 127.0.0.56) and "le-missing" (BackendNotFound, written while the
+ * leader of two replicas with --ha-enable-leader-election is frozen).
  *
  * Status is read back through the API (polled, STATUS_MS at most); entries
  * written by another controller (other.example/ctrl) into a route's and a
  * pool's status.parents must survive our writes untouched. The last cases
- * restart switchyard, then run a second switchyard + Envoy from local
- * manifests (--manifests, no API server) over the same simulators.
+ * restart switchyard, run it as two replicas electing a leader (the Lease
+ * switchyard-gateway-controller in $NAMESPACE=default, where the Role of
+ * manifests/gateway.yaml grants leases), then run a second switchyard +
+ * Envoy from local manifests (--manifests, no API server) over the same
+ * simulators.
  *
  * Environment (test/e2e/CMakeLists.txt): SY_SWITCHYARD_BIN, SY_SIM_BIN,
  * SY_ENVOY_BIN, SY_ENVOY_TEMPLATE (examples/envoy/gateway.yaml),
@@ -115,6 +122,14 @@ static struct {
   bool svc_local; /* sim 3 listens on a non-loopback address of this host */
   int seq;
   bool m_started, m_ok;
+  /* h2c front: an HTTP/2-only Envoy before sim SIM_C (test_h2c_pool) */
+  sy_proc_t front;
+  char front_ip[32];
+  int front_port, front_admin;
+  /* a second gateway-mode replica (test_leader_status_writes) */
+  sy_proc_t sy2;
+  int sy2_grpc, sy2_health, sy2_metrics;
+  bool front_ok, le_ok; /* those cases passed: no logs to dump */
 } S;
 
 static double ms_since(uint64_t t0) { return (double)(sy_now_ns() - t0) / 1e6; }
@@ -849,26 +864,52 @@ static int setup_cluster(void) {
   return 0;
 }
 
-static int start_switchyard(void) {
+/* switchyard's flags for this Gateway (listener S.e.listen_port) with its
+ * own gRPC, health and admin ports (b holds their text); with leader
+ * election on short timings (lease 3 s, renew 2 s, retry 250 ms) when `le`. */
+typedef struct sy_args {
   char gp[16], hp[16], mp[16], lp[16];
-  snprintf(gp, sizeof(gp), "%d", S.e.grpc_port);
-  snprintf(hp, sizeof(hp), "%d", S.e.health_port);
-  snprintf(mp, sizeof(mp), "%d", S.e.metrics_port);
-  snprintf(lp, sizeof(lp), "%d", S.e.listen_port);
-  char *argv[] = {(char *)S.e.sy_bin,
-                  "--gateway-mode",
-                  "--gateway-controller-name", CTRL,
-                  "--gateway-listener-ports",  lp,
-                  "--kubeconfig",              S.kubeconfig,
-                  "--grpc-port",               gp,
-                  "--grpc-health-port",        hp,
-                  "--metrics-port",            mp,
-                  "--listen-address",          "127.0.0.1",
-                  "--drain-seconds",           "1",
-                  "--v",                       "3",
-                  NULL};
-  return sy_e2e_switchyard_start(&S.e, argv);
+  char *argv[40];
+} sy_args_t;
+
+static char *const *sy_argv(sy_args_t *b, int grpc, int health, int metrics, bool le) {
+  snprintf(b->gp, sizeof(b->gp), "%d", grpc);
+  snprintf(b->hp, sizeof(b->hp), "%d", health);
+  snprintf(b->mp, sizeof(b->mp), "%d", metrics);
+  snprintf(b->lp, sizeof(b->lp), "%d", S.e.listen_port);
+  char *const base[] = {(char *)S.e.sy_bin,
+                        "--gateway-mode",
+                        "--gateway-controller-name", CTRL,
+                        "--gateway-listener-ports",  b->lp,
+                        "--kubeconfig",              S.kubeconfig,
+                        "--grpc-port",               b->gp,
+                        "--grpc-health-port",        b->hp,
+                        "--metrics-port",            b->mp,
+                        "--listen-address",          "127.0.0.1",
+                        "--drain-seconds",           "1",
+                        "--v",                       "3"};
+  size_t n = 0;
+  for (; n < SY_ARRAY_LEN(base); n++) b->argv[n] = base[n];
+  if (le) {
+    char *const el[] = {"--ha-enable-leader-election",    "--leader-election-lease-duration", "3s",
+                        "--leader-election-renew-deadline", "2s", "--leader-election-retry-period", "250ms"};
+    for (size_t i = 0; i < SY_ARRAY_LEN(el); i++) b->argv[n++] = el[i];
+  }
+  b->argv[n] = NULL;
+  return b->argv;
 }
+
+/* As the Deployment: the Lease lives in $NAMESPACE (the release's, where
+ * the Role of manifests/gateway.yaml grants leases). */
+static char *const SY_ENV[] = {"NAMESPACE=default", NULL};
+
+static int start_switchyard_le(bool le) {
+  sy_args_t b;
+  return sy_e2e_switchyard_start_env(&S.e, sy_argv(&b, S.e.grpc_port, S.e.health_port, S.e.metrics_port, le),
+                                     le ? SY_ENV : NULL);
+}
+
+static int start_switchyard(void) { return start_switchyard_le(false); }
 
 /* Posts completions until the whole chain answers 200. */
 static int wait_chain_ready(const char *base, int timeout_ms, const sy_proc_t *sy, const sy_proc_t *envoy) {
@@ -921,6 +962,13 @@ static void stack_teardown(void) {
     sy_proc_dump_log(&S.m.sy, 60);
     sy_proc_dump_log(&S.m.envoy, 40);
   }
+  if (S.front.pid && !S.front_ok) sy_proc_dump_log(&S.front, 40);
+  if (S.sy2.pid && !S.le_ok) sy_proc_dump_log(&S.sy2, 80);
+  /* a case that failed midway may have left a replica stopped */
+  sy_proc_signal(&S.e.sy, SIGCONT);
+  sy_proc_signal(&S.sy2, SIGCONT);
+  sy_proc_stop(&S.sy2, 5000);
+  sy_proc_stop(&S.front, 5000);
   sy_e2e_stack_stop(&S.m);
   sy_e2e_stack_stop(&S.e);
 }
@@ -1272,6 +1320,202 @@ START_TEST(test_cross_namespace) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------ h2c */
+
+#define FRONT_POD "h2c-front"
+#define H2C_POOL POOLAPI "/namespaces/" NS_APP "/inferencepools/pool-h2c"
+
+/* A second Envoy in front of sim SIM_C whose listener speaks HTTP/2
+ * cleartext ONLY (codec_type HTTP2: prior knowledge, no HTTP/1.1, no
+ * Upgrade) and proxies over HTTP/1.1 to the simulator; it names the
+ * protocol its client spoke in x-h2c-front (%PROTOCOL%: "HTTP/2",
+ * "HTTP/1.1"). Listens on 127.0.0.<IP_BASE + N_SIMS>, next to the sims. */
+static int start_h2c_front(void) {
+  snprintf(S.front_ip, sizeof(S.front_ip), "127.0.0.%d", IP_BASE + N_SIMS);
+  S.front_port = sy_port_free(S.front_ip);
+  S.front_admin = sy_port_free("127.0.0.1");
+  if (S.front_port <= 0 || S.front_admin <= 0) return -1;
+  char y[4096], cfg[700], logp[700], url[128];
+  int n = snprintf(
+      y, sizeof(y),
+      "admin:\n  address: {socket_address: {address: 127.0.0.1, port_value: %d}}\n"
+      "static_resources:\n"
+      "  listeners:\n"
+      "  - name: h2c_front\n"
+      "    address: {socket_address: {address: %s, port_value: %d}}\n"
+      "    filter_chains:\n"
+      "    - filters:\n"
+      "      - name: envoy.filters.network.http_connection_manager\n"
+      "        typed_config:\n"
+      "          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+      "HttpConnectionManager\n"
+      "          stat_prefix: h2c_front\n"
+      "          codec_type: HTTP2\n"
+      "          delayed_close_timeout: 0s\n"
+      "          route_config:\n"
+      "            virtual_hosts:\n"
+      "            - name: all\n"
+      "              domains: [\"*\"]\n"
+      "              routes: [{match: {prefix: \"/\"}, route: {cluster: sim, timeout: 0s}}]\n"
+      "              response_headers_to_add:\n"
+      "              - header: {key: x-h2c-front, value: \"%%PROTOCOL%%\"}\n"
+      "          http_filters:\n"
+      "          - name: envoy.filters.http.router\n"
+      "            typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}\n"
+      "  clusters:\n"
+      "  - name: sim\n"
+      "    type: STATIC\n"
+      "    connect_timeout: 1s\n"
+      "    load_assignment:\n"
+      "      cluster_name: sim\n"
+      "      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: %s, port_value: %d}}}}]}]\n",
+      S.front_admin, S.front_ip, S.front_port, S.e.sims[SIM_C].ip, S.e.sim_port);
+  if (n <= 0 || (size_t)n >= sizeof(y)) return -1;
+  snprintf(cfg, sizeof(cfg), "%s/h2c-front.yaml", S.e.dir);
+  snprintf(logp, sizeof(logp), "%s/h2c-front.log", S.e.dir);
+  if (sy_file_write_atomic(cfg, y, (size_t)n) != 0) return -1;
+  char *argv[] = {(char *)S.e.envoy_bin,   "-c",          cfg,    "--concurrency", "1",
+                  "--disable-hot-restart", "--log-level", "warn", NULL};
+  if (sy_proc_spawn(&S.front, "h2c-front", argv, NULL, logp) != 0) return -1;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/ready", S.front_admin);
+  if (sy_wait_http_200(url, 30000, &S.front) != 0 || sy_wait_tcp(S.front_ip, S.front_port, 5000, &S.front) != 0) {
+    sy_proc_dump_log(&S.front, 40);
+    return -1;
+  }
+  return 0;
+}
+
+/* One x-pool: h2c completion (plus `extra` header, may be NULL); *proto
+ * gets x-h2c-front. True when it was a 200 served by sim SIM_C through the
+ * front, with switchyard's pick, Envoy's upstream and the front agreeing. */
+static bool h2c_req(const char *extra, gresp_t *r, char *proto, size_t pn) {
+  const char *hs[] = {"x-pool: h2c", extra, NULL};
+  char dest[128], up[128], inst[128], front[96];
+  gresp_init(r);
+  req("/v1/completions", true, hs, r);
+  hdr(r, "x-h2c-front", proto, pn);
+  hdr(r, "x-gateway-destination-endpoint", dest, sizeof(dest));
+  hdr(r, "x-upstream-host", up, sizeof(up));
+  hdr(r, "x-sim-instance", inst, sizeof(inst));
+  snprintf(front, sizeof(front), "%s:%d", S.front_ip, S.front_port);
+  return r->cerr == CURLE_OK && r->status == 200 && !strcmp(dest, front) && !strcmp(up, front) &&
+         !strcmp(inst, S.e.sims[SIM_C].addr);
+}
+
+/* What a response looked like, for messages. */
+static void describe(const gresp_t *r, const char *proto, char *out, size_t n) {
+  char up[128];
+  hdr(r, "x-upstream-host", up, sizeof(up));
+  snprintf(out, n, "curl %d, HTTP %ld, x-h2c-front \"%s\", x-upstream-host \"%s\", body %.160s", r->cerr, r->status,
+           proto, up, r->body.data ? r->body.data : "");
+}
+
+/* A pool with appProtocol kubernetes.io/h2c is reached over HTTP/2
+ * cleartext: its only endpoint is the HTTP/2-only front, and the front
+ * reports that the hop into the pool was HTTP/2. Control: with the pool's
+ * appProtocol patched to http, Envoy speaks HTTP/1.1 to the same endpoint,
+ * which an HTTP/2-only listener cannot serve, and a client cannot ask for
+ * h2c itself with switchyard's x-switchyard-upstream-protocol header. */
+START_TEST(test_h2c_pool) {
+  REQUIRE_STACK();
+  uint64_t t0 = sy_now_ns();
+  ck_assert_int_eq(start_h2c_front(), 0);
+  char y[1024];
+  snprintf(y, sizeof(y),
+           "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\n"
+           "metadata: {name: pool-h2c, namespace: " NS_APP "}\n"
+           "spec:\n  selector: {matchLabels: {app: pool-h2c}}\n  targetPorts: [{number: %d}]\n"
+           "  appProtocol: kubernetes.io/h2c\n",
+           S.front_port);
+  ck_assert_int_eq(kcreate(POOLAPI "/namespaces/" NS_APP "/inferencepools", y), 0);
+  ck_assert_int_eq(sy_kubeapi_create_pod(&S.kube, NS_APP, FRONT_POD, "app=pool-h2c", NULL, NULL), 0);
+  ck_assert_int_eq(sy_kubeapi_set_pod_status(&S.kube, NS_APP, FRONT_POD, S.front_ip, true), 0);
+  ck_assert_int_eq(create_route(NS_APP, "h2c",
+                                PARENT_HTTP "  rules:\n"
+                                            "  - matches: [{path: {type: PathPrefix, value: /v1}, headers: [{name: "
+                                            "x-pool, value: h2c}]}]\n"
+                                            "    backendRefs: [" POOL_REF("pool-h2c") "]\n"),
+                   0);
+  gresp_t r;
+  char proto[64], what[768];
+  for (;;) {
+    bool ok = h2c_req(NULL, &r, proto, sizeof(proto));
+    describe(&r, proto, what, sizeof(what));
+    gresp_cleanup(&r);
+    if (ok) break;
+    ck_assert_msg(ms_since(t0) < PICKUP_MS + 5000, "x-pool: h2c: %s", what);
+    sy_sleep_ms(50);
+  }
+  ck_assert_msg(!strcmp(proto, "HTTP/2"), "the front saw %s, want HTTP/2 (%s)", proto, what);
+  double ms = ms_since(t0);
+  for (int i = 0; i < 10; i++) {
+    ck_assert_msg(h2c_req(NULL, &r, proto, sizeof(proto)), "x-pool: h2c request %d failed", i);
+    ck_assert_str_eq(proto, "HTTP/2");
+    gresp_cleanup(&r);
+  }
+  expect_route("h2c", NS_APP, "http", "True", "Accepted", "True", "ResolvedRefs");
+  want_t pool_ok[] = {{"Accepted", "True", "Accepted"}, {"ResolvedRefs", "True", "ResolvedRefs"}};
+  cJSON_Delete(await_conds("pool-h2c parent", H2C_POOL, loc_ours, GW, pool_ok, SY_ARRAY_LEN(pool_ok)));
+  fprintf(stderr, "e2e-gw: h2c pool: 11/11 served by sim %s through the HTTP/2-only front %s:%d, which saw %s "
+                  "(front up and routed after %.0f ms)\n", S.e.sims[SIM_C].addr, S.front_ip, S.front_port, proto, ms);
+
+  /* Control: appProtocol http. */
+  uint64_t t1 = sy_now_ns();
+  ck_assert_int_eq(sy_kubeapi_patch(&S.kube, H2C_POOL, "{\"spec\":{\"appProtocol\":\"http\"}}"), 0);
+  for (;;) {
+    bool ok = h2c_req(NULL, &r, proto, sizeof(proto));
+    describe(&r, proto, what, sizeof(what));
+    gresp_cleanup(&r);
+    if (!ok || strcmp(proto, "HTTP/2") != 0) break;
+    ck_assert_msg(ms_since(t1) < PICKUP_MS, "appProtocol http: still served over HTTP/2 after %d ms", PICKUP_MS);
+    sy_sleep_ms(50);
+  }
+  ms = ms_since(t1);
+  fprintf(stderr, "e2e-gw: h2c control, appProtocol http (after %.0f ms): %s\n", ms, what);
+  /* Steady: never HTTP/2 again, one outcome every time. */
+  long first = -1;
+  for (int i = 0; i < 5; i++) {
+    bool ok = h2c_req(NULL, &r, proto, sizeof(proto));
+    describe(&r, proto, what, sizeof(what));
+    ck_assert_msg(strcmp(proto, "HTTP/2") != 0, "appProtocol http: request %d reached the front over HTTP/2", i);
+    ck_assert_msg(!ok || !strcmp(proto, "HTTP/1.1"), "appProtocol http: %s", what);
+    if (first < 0) first = r.status;
+    ck_assert_msg(r.status == first, "appProtocol http: status %ld then %ld", first, r.status);
+    gresp_cleanup(&r);
+  }
+  /* The data plane's protocol header is switchyard's, not the client's. */
+  for (int i = 0; i < 5; i++) {
+    h2c_req("x-switchyard-upstream-protocol: h2c", &r, proto, sizeof(proto));
+    describe(&r, proto, what, sizeof(what));
+    long st = r.status;
+    gresp_cleanup(&r);
+    ck_assert_msg(strcmp(proto, "HTTP/2") != 0 && st == first,
+                  "appProtocol http, client sent x-switchyard-upstream-protocol: h2c: %s (without it: HTTP %ld)",
+                  what, first);
+  }
+  fprintf(stderr, "e2e-gw: h2c control steady (5/5 HTTP %ld, never HTTP/2); a client's own "
+                  "x-switchyard-upstream-protocol: h2c changes nothing\n", first);
+
+  /* Back to h2c: HTTP/2 again; then the objects and the front go. */
+  ck_assert_int_eq(sy_kubeapi_patch(&S.kube, H2C_POOL, "{\"spec\":{\"appProtocol\":\"kubernetes.io/h2c\"}}"), 0);
+  t1 = sy_now_ns();
+  for (;;) {
+    bool ok = h2c_req(NULL, &r, proto, sizeof(proto));
+    describe(&r, proto, what, sizeof(what));
+    gresp_cleanup(&r);
+    if (ok && !strcmp(proto, "HTTP/2")) break;
+    ck_assert_msg(ms_since(t1) < PICKUP_MS, "appProtocol h2c again: %s", what);
+    sy_sleep_ms(50);
+  }
+  fprintf(stderr, "e2e-gw: appProtocol kubernetes.io/h2c again: HTTP/2 after %.0f ms\n", ms_since(t1));
+  ck_assert_int_eq(sy_kubeapi_delete(&S.kube, GWAPI "/v1/namespaces/" NS_APP "/httproutes/h2c"), 0);
+  ck_assert_int_eq(sy_kubeapi_delete(&S.kube, H2C_POOL), 0);
+  ck_assert_int_eq(sy_kubeapi_delete(&S.kube, "/api/v1/namespaces/" NS_APP "/pods/" FRONT_POD "?gracePeriodSeconds=0"), 0);
+  ck_assert_int_eq(sy_proc_stop(&S.front, 5000), 0);
+  S.front_ok = true;
+}
+END_TEST
+
 /* Objects of another controller's GatewayClass keep the API server's
  * default status (Accepted Unknown/Pending) and get no entry of ours. */
 START_TEST(test_not_ours) {
@@ -1317,6 +1561,154 @@ START_TEST(test_restart_cleanup) {
   fprintf(stderr, "e2e-gw: switchyard restarted, chain ready after %.0f ms\n", ms_since(t0));
   cJSON_Delete(await_absent("pool-d: our stale parent after a restart", pool, loc_ours, GW));
   fprintf(stderr, "e2e-gw: pool-d stale parent removed %.0f ms after the restart\n", ms_since(t0));
+}
+END_TEST
+
+/* ------------------------------------------------- leader election */
+
+static long readyz(int admin_port) {
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", admin_port);
+  return sy_http_get_status(url, 1000);
+}
+
+/* The second replica: same Gateway, same flags, its own ports and log. */
+static int start_sy2(void) {
+  int ports[3];
+  if (sy_port_free_distinct("127.0.0.1", ports, 3) != 0) return -1; /* the first replica's are taken */
+  S.sy2_grpc = ports[0];
+  S.sy2_health = ports[1];
+  S.sy2_metrics = ports[2];
+  sy_args_t b;
+  char logp[700], url[128];
+  snprintf(logp, sizeof(logp), "%s/switchyard-2.log", S.e.dir);
+  if (sy_proc_spawn(&S.sy2, "switchyard-2", sy_argv(&b, S.sy2_grpc, S.sy2_health, S.sy2_metrics, true), SY_ENV,
+                    logp) != 0)
+    return -1;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", S.sy2_metrics);
+  return sy_wait_http_200(url, 15000, &S.sy2);
+}
+
+static void assert_clean_stop(sy_proc_t *p);
+static void assert_log_clean(const sy_proc_t *p);
+
+/* Two gateway-mode replicas with leader election: exactly one is ready (the
+ * leader), and only the leader writes status. With the leader frozen
+ * (SIGSTOP), a change that needs a status write (a route to a missing pool)
+ * gets none while its lease is still valid — the follower computes it but
+ * must not write — and gets it once the lease has expired and the follower
+ * took over. Resumed, the old leader steps down (no two leaders); the
+ * second replica stops cleanly and the first ends as the leader. */
+START_TEST(test_leader_status_writes) {
+  REQUIRE_STACK();
+  uint64_t t0 = sy_now_ns();
+  ck_assert_int_eq(sy_proc_stop(&S.e.sy, 10000), 0);
+  ck_assert_int_eq(start_switchyard_le(true), 0);
+  ck_assert_int_eq(start_sy2(), 0);
+  sy_proc_t *procs[2] = {&S.e.sy, &S.sy2};
+  const int admin[2] = {S.e.metrics_port, S.sy2_metrics};
+  int li = -1;
+  while (li < 0) {
+    bool r0 = readyz(admin[0]) == 200, r1 = readyz(admin[1]) == 200;
+    ck_assert_msg(!(r0 && r1), "both replicas ready (two leaders)");
+    li = r0 ? 0 : r1 ? 1 : -1;
+    ck_assert_msg(li >= 0 || ms_since(t0) < 20000, "no replica became leader (ready) in 20 s");
+    if (li < 0) sy_sleep_ms(50);
+  }
+  int fi = 1 - li;
+  sy_sleep_ms(750); /* a few renewals: still exactly one */
+  ck_assert_int_eq(readyz(admin[li]), 200);
+  ck_assert_int_ne(readyz(admin[fi]), 200);
+  double ml = sy_e2e_metric(admin[li], "switchyard_leader"), mf = sy_e2e_metric(admin[fi], "switchyard_leader");
+  ck_assert_msg(ml == 1 && mf == 0, "switchyard_leader: leader %g, follower %g (want 1, 0)", ml, mf);
+  /* every replica serves ext_proc: the chain through the first works */
+  ck_assert_int_eq(wait_chain_ready(S.e.base_url, 20000, &S.e.sy, &S.e.envoy), 0);
+  fprintf(stderr, "e2e-gw: leader election: %s leads, %s follows (%.1f s after the restart)\n", procs[li]->name,
+          procs[fi]->name, ms_since(t0) / 1000);
+
+  /* Freeze the leader, then change what status says. */
+  const char *route = GWAPI "/v1/namespaces/" NS_APP "/httproutes/le-missing";
+  ck_assert_int_eq(sy_proc_signal(procs[li], SIGSTOP), 0);
+  t0 = sy_now_ns();
+  ck_assert_int_eq(create_route(NS_APP, "le-missing",
+                                PARENT_HTTP "  rules:\n"
+                                            "  - matches: [{path: {type: PathPrefix, value: /le-missing}}]\n"
+                                            "    backendRefs: [" POOL_REF("no-such-pool-le") "]\n"),
+                   0);
+  int polls = 0;
+  while (ms_since(t0) < 1500) {
+    cJSON *root = kget(route);
+    ck_assert_ptr_nonnull(root);
+    bool written = loc_ours(root, GW) != NULL;
+    cJSON_Delete(root);
+    ck_assert_msg(!written, "status of le-missing written %.0f ms after the leader froze: the follower wrote",
+                  ms_since(t0));
+    polls++;
+    sy_sleep_ms(100);
+  }
+  double ready_ms = -1, status_ms = -1;
+  want_t w[] = {{"Accepted", "True", "Accepted"}, {"ResolvedRefs", "False", "BackendNotFound"}};
+  char why[512];
+  while (status_ms < 0 || ready_ms < 0) {
+    if (ready_ms < 0 && readyz(admin[fi]) == 200) ready_ms = ms_since(t0);
+    if (status_ms < 0) {
+      cJSON *root = kget(route);
+      double gen = cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "metadata"), "generation"));
+      if (root && conds_match(loc_ours(root, GW), w, SY_ARRAY_LEN(w), gen, why, sizeof(why))) status_ms = ms_since(t0);
+      cJSON_Delete(root);
+    }
+    ck_assert_msg(ms_since(t0) < STATUS_MS, "after the leader froze: follower ready after %.0f ms, status %s", ready_ms,
+                  status_ms >= 0 ? "written" : why);
+    sy_sleep_ms(50);
+  }
+  fprintf(stderr, "e2e-gw: leader frozen: no status in the first 1.5 s (%d reads); %s ready after %.0f ms, "
+                  "le-missing ResolvedRefs=False/BackendNotFound after %.0f ms (lease 3 s)\n",
+          polls, procs[fi]->name, ready_ms, status_ms);
+  /* The lease (3 s) was renewed at most a retry period (250 ms) before the
+   * freeze: nobody could take over sooner than that. */
+  ck_assert_msg(status_ms >= 2500, "status written %.0f ms after the leader froze: before its lease expired",
+                status_ms);
+  ck_assert_double_eq(sy_e2e_metric(admin[fi], "switchyard_leader"), 1);
+  expect_route("le-missing", NS_APP, "http", "True", "Accepted", "False", "BackendNotFound");
+
+  /* Thawed, the old leader finds the lease taken and steps down. */
+  ck_assert_int_eq(sy_proc_signal(procs[li], SIGCONT), 0);
+  uint64_t t1 = sy_now_ns();
+  while (readyz(admin[li]) == 200) {
+    ck_assert_msg(ms_since(t1) < 5000, "%s still ready (leader) 5 s after it resumed", procs[li]->name);
+    sy_sleep_ms(50);
+  }
+  double down_ms = ms_since(t1);
+  sy_sleep_ms(600);
+  ck_assert_int_ne(readyz(admin[li]), 200);
+  ck_assert_int_eq(readyz(admin[fi]), 200);
+  ck_assert_double_eq(sy_e2e_metric(admin[li], "switchyard_leader"), 0);
+  fprintf(stderr, "e2e-gw: %s resumed: stepped down after %.0f ms; %s stays the leader\n", procs[li]->name, down_ms,
+          procs[fi]->name);
+
+  /* The second replica goes (releasing the lease if it holds it); the
+   * first leads and keeps status written. */
+  assert_log_clean(&S.sy2);
+  assert_clean_stop(&S.sy2);
+  t1 = sy_now_ns();
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", S.e.metrics_port);
+  ck_assert_int_eq(sy_wait_http_200(url, 10000, &S.e.sy), 0);
+  fprintf(stderr, "e2e-gw: %s stopped; %s ready (leader) after %.0f ms\n", S.sy2.name, S.e.sy.name, ms_since(t1));
+  t1 = sy_now_ns();
+  ck_assert_int_eq(sy_kubeapi_delete(&S.kube, route), 0);
+  post_ok("/v1/completions", NULL, "after the hand-over");
+  /* the route is gone from the listener's count: status still written */
+  for (;;) {
+    cJSON *gw = kget(GWAPI "/v1/namespaces/" NS_INFRA "/gateways/" GW);
+    int attached = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(loc_listener(gw, "http"), "attachedRoutes"));
+    cJSON_Delete(gw);
+    if (attached == N_HTTP_ROUTES - 2) break;
+    ck_assert_msg(ms_since(t1) < STATUS_MS, "attachedRoutes %d after deleting le-missing, want %d", attached,
+                  N_HTTP_ROUTES - 2);
+    sy_sleep_ms(100);
+  }
+  S.le_ok = true;
 }
 END_TEST
 
@@ -1418,12 +1810,10 @@ static void assert_clean_stop(sy_proc_t *p) {
   ck_assert_msg(!dirty, "sanitizer report in %s", p->log_path);
 }
 
-/* The service account's RBAC sufficed (no 403 in switchyard's log, no
- * failed status write); both switchyards and the simulators stop cleanly. */
-START_TEST(test_clean_exit) {
-  REQUIRE_STACK();
+/* No 403 (the RBAC sufficed) and no failed status write in p's log. */
+static void assert_log_clean(const sy_proc_t *p) {
   size_t len = 0;
-  char *log = sy_test_read_file(S.e.sy.log_path, &len);
+  char *log = sy_test_read_file(p->log_path, &len);
   ck_assert_ptr_nonnull(log);
   const char *bad[] = {"forbidden", "Forbidden", "\"403\"", "=403", "write failed", "read failed"};
   for (size_t i = 0; i < SY_ARRAY_LEN(bad); i++) {
@@ -1432,11 +1822,18 @@ START_TEST(test_clean_exit) {
       const char *ls = hit;
       while (ls > log && ls[-1] != '\n') ls--;
       const char *le = strchr(hit, '\n');
-      fprintf(stderr, "e2e-gw: switchyard log: %.*s\n", (int)(le ? le - ls : (long)strlen(ls)), ls);
+      fprintf(stderr, "e2e-gw: %s log: %.*s\n", p->name, (int)(le ? le - ls : (long)strlen(ls)), ls);
     }
-    ck_assert_msg(!hit, "switchyard log contains \"%s\" (RBAC or status writes failing)", bad[i]);
+    ck_assert_msg(!hit, "%s log contains \"%s\" (RBAC or status writes failing)", p->name, bad[i]);
   }
   sy_free(log);
+}
+
+/* The service account's RBAC sufficed (no 403 in switchyard's log, no
+ * failed status write); both switchyards and the simulators stop cleanly. */
+START_TEST(test_clean_exit) {
+  REQUIRE_STACK();
+  assert_log_clean(&S.e.sy);
   assert_clean_stop(&S.e.sy);
   if (S.m_started) assert_clean_stop(&S.m.sy);
   ck_assert(sy_proc_alive(&S.e.envoy));
@@ -1459,7 +1856,9 @@ static Suite *e2e_suite(void) {
   tcase_add_test(tc, test_filters);
   tcase_add_test(tc, test_redirect_404_500);
   tcase_add_test(tc, test_cross_namespace);
+  tcase_add_test(tc, test_h2c_pool);
   tcase_add_test(tc, test_restart_cleanup);
+  tcase_add_test(tc, test_leader_status_writes);
   tcase_add_test(tc, test_local_manifests);
   tcase_add_test(tc, test_clean_exit);
   suite_add_tcase(s, tc);
