@@ -159,7 +159,7 @@ typedef struct sy_kube_reflector_config {
   const char *path;           /* collection: "/api/v1/namespaces/ns/pods" */
   const char *label_selector; /* NULL or "a=b,c" */
   const char *field_selector; /* NULL or "metadata.name=x" */
-  unsigned page_size;         /* LIST limit; 0 = 500 */
+  unsigned page_size;         /* LIST limit; 0 = 250 */
   sy_kube_decode_fn decode;
   sy_kube_free_fn free;
   void *ctx;

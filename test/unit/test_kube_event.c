@@ -566,7 +566,7 @@ START_TEST(ref_config) {
   sy_kube_reflector_t *r = NULL;
   sy_kube_reflector_config_t c = {.name = "x", .path = "/api/v1/pods", .decode = dec};
   ck_assert_int_eq(sy_kube__reflector_new(&r, &c, NULL), 0);
-  ck_assert_uint_eq(r->page_size, 500);
+  ck_assert_uint_eq(r->page_size, 250);
   ck_assert_uint_eq(r->watch_timeout_s, 300);
   ck_assert_uint_eq(r->max_event_bytes, 8u << 20);
   ck_assert_uint_eq(r->backoff_min_ms, 250);
@@ -632,7 +632,7 @@ START_TEST(ref_watch_events) {
   live = 0;
   srand(42);
   sy_kube_reflector_t *r = mkref(NULL, NULL, 0);
-  ck_assert_str_eq(begin(r, 0, SY_KUBE__REQ_LIST), "/api/v1/namespaces/ns/pods?limit=500");
+  ck_assert_str_eq(begin(r, 0, SY_KUBE__REQ_LIST), "/api/v1/namespaces/ns/pods?limit=250");
   char items[1024];
   snprintf(items, sizeof(items), "%s,%s", item("a", "5", 1), item("b", "6", 2));
   list_page(r, 0, "10", NULL, items);
@@ -703,7 +703,7 @@ START_TEST(ref_error_410_relists_with_replace) {
   ck_assert_uint_eq(stats(r).errors, 0);
 
   /* the relist: b was deleted and d created meanwhile; a changed */
-  ck_assert_str_eq(begin(r, 5 * SEC, SY_KUBE__REQ_LIST), "/api/v1/namespaces/ns/pods?limit=500");
+  ck_assert_str_eq(begin(r, 5 * SEC, SY_KUBE__REQ_LIST), "/api/v1/namespaces/ns/pods?limit=250");
   ck_assert_uint_eq(sy_kube_reflector_size(r), 3); /* the old cache serves until the list completes */
   snprintf(items, sizeof(items), "%s,%s,%s", item("a", "15", 7), item("c", "7", 3), item("d", "16", 8));
   r->changed = false;
