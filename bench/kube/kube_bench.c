@@ -1409,7 +1409,7 @@ int main(int argc, char **argv) {
   printf("| initial sync of the switchyard used below (--v %d) | %.0f ms; %.2f s CPU; RSS %.1f MiB at that moment |  "
          "|\n",
          O.verbosity, kept->ready_ms, kept->cpu_s, kept->mem.rss_mib);
-  printf("| … of which the pods LIST (%d pods in pages of 500; log: informer started → LIST complete; median) | %.0f "
+  printf("| … of which the pods LIST (%d pods paginated; log: informer started → LIST complete; median) | %.0f "
          "ms |  |\n",
          O.pods, pct(list, (size_t)nr, 50));
   printf("| … exec → informer started / pods LIST complete / informer synced / %d ready seen (last --v 2 start) | "
