@@ -35,7 +35,7 @@ typedef struct options {
   bool secure, health_checking, disable_subset, help, version, leader_election, gateway_mode;
   const char *cert_path, *pool_name, *pool_namespace, *pool_group, *manifests, *picker, *log_format, *listen;
   const char *config_file, *config_text, *metrics_token, *kubeconfig, *endpoint_selector, *endpoint_ports;
-  const char *gw_controller, *gw_ports;
+  const char *gw_controller, *gw_ports, *gw_address;
 } options_t;
 
 static const sy_flag_t FLAGS[] = {
@@ -70,6 +70,8 @@ static const sy_flag_t FLAGS[] = {
      "spec.controllerName of the GatewayClass this process implements (--gateway-mode)"},
     {"gateway-listener-ports", SY_FLAG_STR, offsetof(options_t, gw_ports), "8081",
      "ports the data plane (Envoy) listens on for Gateway listeners, comma list (--gateway-mode)"},
+    {"gateway-address", SY_FLAG_STR, offsetof(options_t, gw_address), "",
+     "address (IP or hostname) of the data plane, written to every Gateway's status.addresses (--gateway-mode)"},
     {"ha-enable-leader-election", SY_FLAG_BOOL, offsetof(options_t, leader_election), "false",
      "elect a leader with a Lease; only the leader reports ready (all replicas serve ext_proc)"},
     {"leader-election-lease-duration", SY_FLAG_DURATION, offsetof(options_t, le_duration_ms), "15s",
@@ -477,6 +479,7 @@ int main(int argc, char **argv) {
   }
   if (o.gateway_mode) {
     sy_gwctl_config_t gcfg = {.controller_name = o.gw_controller,
+                              .address = o.gw_address,
                               .ports = gw_listen,
                               .n_ports = n_gw_ports,
                               .client = kclient,

@@ -410,6 +410,7 @@ int sy_gwctl_start(sy_gwctl_t **out, const sy_gwctl_config_t *cfg, char *err, si
   g->ports = sy_calloc(cfg->n_ports, sizeof(*g->ports));
   if (!g->controller_name || !g->ports) goto fail;
   memcpy(g->ports, cfg->ports, sizeof(*g->ports) * cfg->n_ports);
+  if (cfg->address && cfg->address[0] && !(g->address = sy_strdup(cfg->address))) goto fail;
   if (g->client) {
     if ((rc = sy_gwctl__status_start(g, err, errlen))) goto fail;
     if ((rc = start_kube(g, err, errlen))) goto fail;
@@ -445,6 +446,7 @@ void sy_gwctl_stop(sy_gwctl_t *g) {
   pthread_mutex_destroy(&g->mu);
   sy_free(g->manifests);
   sy_free(g->controller_name);
+  sy_free(g->address);
   sy_free(g->ports);
   sy_free(g);
 }

@@ -34,6 +34,10 @@ typedef struct sy_gwctl_config {
   const sy_gw_listen_port_t *ports;   /* what the data plane serves (copied) */
   size_t n_ports;
   /* Exactly one source. */
+  /* Written to every Gateway's status.addresses (type IPAddress or
+   * Hostname): where clients reach the data plane, e.g. the Envoy
+   * Service's DNS name. NULL/"": no addresses. Copied. */
+  const char *address;
   sy_kube_client_t *client;           /* the API server (borrowed) */
   const char *manifests;              /* or a file/directory of YAML */
   unsigned poll_ms;                   /* manifests poll period (0 = 1000) */

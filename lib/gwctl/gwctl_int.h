@@ -20,6 +20,7 @@ enum {
 
 struct sy_gwctl {
   char *controller_name;
+  char *address; /* NULL: no status.addresses */
   sy_gw_listen_port_t *ports;
   size_t n_ports;
   sy_kube_client_t *client;

@@ -8,6 +8,7 @@
  * ours on objects we no longer route for are removed; those written before
  * this process started are found by one LIST of routes and pools on the
  * first round (seed_owned). */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -88,8 +89,22 @@ fail:
   return NULL;
 }
 
+/* status.addresses: the configured data-plane address, if any. */
+static bool set_addresses(const sy_gwctl_t *g, cJSON *st) {
+  cJSON_DeleteItemFromObjectCaseSensitive(st, "addresses");
+  if (!g->address) return true;
+  unsigned char buf[16];
+  bool ip = inet_pton(AF_INET, g->address, buf) == 1 || inet_pton(AF_INET6, g->address, buf) == 1;
+  cJSON *arr = cJSON_AddArrayToObject(st, "addresses"), *a = cJSON_CreateObject();
+  if (!arr || !a || !cJSON_AddStringToObject(a, "type", ip ? "IPAddress" : "Hostname") ||
+      !cJSON_AddStringToObject(a, "value", g->address) || !cJSON_AddItemToArray(arr, a)) {
+    cJSON_Delete(a);
+    return false;
+  }
+  return true;
+}
+
 static cJSON *build_gateway(const sy_gwctl_t *g, const cJSON *old, const void *item, const char *now) {
-  SY_UNUSED(g);
   const sy_gw_gateway_status_t *gs = item;
   cJSON *st = status_base(old), *listeners = cJSON_CreateArray();
   cJSON *conds = conditions_json(cJSON_GetObjectItemCaseSensitive(old, "conditions"), gs->conds, gs->n_conds, now);
@@ -127,6 +142,10 @@ static cJSON *build_gateway(const sy_gwctl_t *g, const cJSON *old, const void *i
   if (!cJSON_AddItemToObject(st, "conditions", conds)) goto fail;
   conds = NULL;
   if (!cJSON_AddItemToObject(st, "listeners", listeners)) goto fail;
+  if (!set_addresses(g, st)) {
+    cJSON_Delete(st);
+    return NULL;
+  }
   return st;
 fail:
   cJSON_Delete(conds);

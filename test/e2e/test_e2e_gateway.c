@@ -881,6 +881,7 @@ static char *const *sy_argv(sy_args_t *b, int grpc, int health, int metrics, boo
                         "--gateway-mode",
                         "--gateway-controller-name", CTRL,
                         "--gateway-listener-ports",  b->lp,
+                        "--gateway-address",         "127.0.0.1",
                         "--kubeconfig",              S.kubeconfig,
                         "--grpc-port",               b->gp,
                         "--grpc-health-port",        b->hp,
@@ -1003,6 +1004,11 @@ START_TEST(test_gateway_status) {
     int api = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(loc_listener(root, "api"), "attachedRoutes"));
     const cJSON *k0 = cJSON_GetArrayItem(cJSON_GetObjectItem(l, "supportedKinds"), 0);
     if (attached == N_HTTP_ROUTES && api == 1) {
+      /* status.addresses: the data plane's address (--gateway-address) */
+      const cJSON *addr = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "status"), "addresses"), 0);
+      ck_assert_msg(addr != NULL, "Gateway gw has no status.addresses");
+      ck_assert_str_eq(jstr(addr, "type"), "IPAddress");
+      ck_assert_str_eq(jstr(addr, "value"), "127.0.0.1");
       ck_assert_str_eq(jstr(k0, "kind"), "HTTPRoute");
       ck_assert_str_eq(jstr(k0, "group"), "gateway.networking.k8s.io");
       fprintf(stderr, "e2e-gw: Gateway gw Accepted+Programmed; listener http attachedRoutes %d, api %d\n",
