@@ -139,16 +139,19 @@ static const char *join_destination(sy_arena_t *a, const sy_sched_result_t *r) {
 }
 
 static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
-                        sy_director_event_t *ev);
+                        sy_director_event_t *ev, sy_snapshot_t **held);
 static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
-                          sy_director_event_t *ev);
+                          sy_director_event_t *ev, sy_snapshot_t **held);
 
 static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decision_t *out) {
   sy_director_t *d = ctx;
   sy_director_event_t ev;
   memset(&ev, 0, sizeof(ev));
   ev.model = ev.target_model = "";
-  int rc = d->gateway ? decide_gateway(d, req, out, &ev) : decide_inner(d, req, out, &ev);
+  /* The snapshot the decision was made on is held until the hook has run:
+   * ev.endpoint points into it, and a publish in between would free it. */
+  sy_snapshot_t *held = NULL;
+  int rc = d->gateway ? decide_gateway(d, req, out, &ev, &held) : decide_inner(d, req, out, &ev, &held);
   count_outcome(d, out, rc);
   if (rc || out->http_status) {
     char code[16];
@@ -163,19 +166,24 @@ static int decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_decisio
     ev.request_bytes = req->body_len;
     d->hooks.decided(d->hooks.ctx, &ev);
   }
+  sy_snapshot_release(held);
   return rc;
 }
 
 static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
-                       sy_director_event_t *ev, const char *pool_ns, const char *pool_name, sy_sched_t *sched);
+                       sy_director_event_t *ev, const char *pool_ns, const char *pool_name, sy_sched_t *sched,
+                       sy_snapshot_t **held);
 
 static int decide_inner(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
-                        sy_director_event_t *ev) {
-  return decide_pool(d, req, out, ev, d->pool_namespace, d->pool_name, d->sched);
+                        sy_director_event_t *ev, sy_snapshot_t **held) {
+  return decide_pool(d, req, out, ev, d->pool_namespace, d->pool_name, d->sched, held);
 }
 
+/* Decides on the snapshot *held, acquiring it when NULL; the caller
+ * releases *held (after the decided hook, which reads ev->endpoint). */
 static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
-                       sy_director_event_t *ev, const char *pool_ns, const char *pool_name, sy_sched_t *sched) {
+                       sy_director_event_t *ev, const char *pool_ns, const char *pool_name, sy_sched_t *sched,
+                       sy_snapshot_t **held) {
   sy_arena_t *a = req->arena;
   char errbuf[256];
   sy_openai_request_t oreq;
@@ -196,8 +204,8 @@ static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_ext
     out->body_len = req->body_len;
   }
 
-  sy_snapshot_t *snap = sy_datastore_acquire(d->ds);
-  const sy_pool_snap_t *pool = sy_snapshot_pool(snap, pool_ns, pool_name);
+  if (!*held) *held = sy_datastore_acquire(d->ds);
+  const sy_pool_snap_t *pool = sy_snapshot_pool(*held, pool_ns, pool_name);
   if (!req->headers_only) {
     /* Model rewrite, as upstream: the header overrides, then the pool's
      * InferenceModelRewrites. The snapshot outlives this call only through
@@ -209,20 +217,14 @@ static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_ext
       if (target) {
         ev->rewrite_object = sy_arena_strndup(a, object, strlen(object));
         target = sy_arena_strndup(a, target, strlen(target));
-        if (!target || !ev->rewrite_object) {
-          sy_snapshot_release(snap);
-          return -ENOMEM;
-        }
+        if (!target || !ev->rewrite_object) return -ENOMEM;
       }
     }
     if (target && strcmp(target, oreq.model) != 0) {
       char *nb;
       size_t nlen;
       int rrc = sy_openai_rewrite_model(a, req->body, req->body_len, target, &nb, &nlen);
-      if (rrc) {
-        sy_snapshot_release(snap);
-        return rrc;
-      }
+      if (rrc) return rrc;
       out->body = nb;
       out->body_len = nlen;
       oreq.model = (char *)target;
@@ -346,7 +348,6 @@ static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_ext
   SY_LOG(SY_LOG_DEBUG, "endpoint picked", "request_id", req->request_id, "pool", pool_name, "namespace",
          pool_ns, "model", oreq.model, "endpoint", out->destination, NULL);
 out:
-  sy_snapshot_release(snap);
   return rc;
 }
 
@@ -413,42 +414,51 @@ static int edits_init(sy_arena_t *a, edits_t *e, size_t cap) {
   return 0;
 }
 
-/* Applies one filter's request/response header edits. "add" on the request
- * side joins with the received value (HTTP list semantics). */
-static void edits_apply(sy_arena_t *a, edits_t *e, const sy_extproc_request_t *req, const sy_gw_filter_t *f) {
+/* An arena copy: the decision outlives the route table it came from (the
+ * response edits are applied when the response arrives, after any number
+ * of table publishes), so nothing in it may point into the table. */
+static const char *adup(sy_arena_t *a, const char *s) { return s ? sy_arena_strndup(a, s, strlen(s)) : NULL; }
+
+/* Applies one filter's request/response header edits, copying every name
+ * and value into the arena. "add" on the request side joins with the
+ * received value (HTTP list semantics). */
+static int edits_apply(sy_arena_t *a, edits_t *e, const sy_extproc_request_t *req, const sy_gw_filter_t *f) {
+  const sy_gw_header_mod_t *m = &f->headers;
   if (f->type == SY_GW_FILTER_REQUEST_HEADER) {
-    const sy_gw_header_mod_t *m = &f->headers;
     for (size_t i = 0; i < m->n_set && e->n_set < e->cap; i++) {
-      e->set_k[e->n_set] = m->set[i].name;
-      e->set_v[e->n_set++] = m->set[i].value;
+      if (!(e->set_k[e->n_set] = adup(a, m->set[i].name)) || !(e->set_v[e->n_set] = adup(a, m->set[i].value)))
+        return -ENOMEM;
+      e->n_set++;
     }
     for (size_t i = 0; i < m->n_add && e->n_set < e->cap; i++) {
       const char *cur = header_of(req, m->add[i].name), *v = m->add[i].value;
-      if (cur && *cur) {
-        size_t cl = strlen(cur), vl = strlen(v);
-        char *j = sy_arena_alloc(a, cl + vl + 2);
-        if (!j) continue;
+      size_t cl = cur ? strlen(cur) : 0, vl = strlen(v);
+      char *j = sy_arena_alloc(a, cl + vl + 2);
+      if (!j || !(e->set_k[e->n_set] = adup(a, m->add[i].name))) return -ENOMEM;
+      if (cl) {
         memcpy(j, cur, cl);
-        j[cl] = ',';
-        memcpy(j + cl + 1, v, vl + 1);
-        v = j;
+        j[cl++] = ',';
       }
-      e->set_k[e->n_set] = m->add[i].name;
-      e->set_v[e->n_set++] = v;
+      memcpy(j + cl, v, vl + 1);
+      e->set_v[e->n_set++] = j;
     }
-    for (size_t i = 0; i < m->n_remove && e->n_rm < e->cap; i++) e->rm[e->n_rm++] = m->remove[i];
+    for (size_t i = 0; i < m->n_remove && e->n_rm < e->cap; i++)
+      if (!(e->rm[e->n_rm++] = adup(a, m->remove[i]))) return -ENOMEM;
   } else if (f->type == SY_GW_FILTER_RESPONSE_HEADER) {
-    const sy_gw_header_mod_t *m = &f->headers;
     for (size_t i = 0; i < m->n_set && e->n_rset < e->cap; i++) {
-      e->rset_k[e->n_rset] = m->set[i].name;
-      e->rset_v[e->n_rset++] = m->set[i].value;
+      if (!(e->rset_k[e->n_rset] = adup(a, m->set[i].name)) || !(e->rset_v[e->n_rset] = adup(a, m->set[i].value)))
+        return -ENOMEM;
+      e->n_rset++;
     }
     for (size_t i = 0; i < m->n_add && e->n_radd < e->cap; i++) {
-      e->radd_k[e->n_radd] = m->add[i].name;
-      e->radd_v[e->n_radd++] = m->add[i].value;
+      if (!(e->radd_k[e->n_radd] = adup(a, m->add[i].name)) || !(e->radd_v[e->n_radd] = adup(a, m->add[i].value)))
+        return -ENOMEM;
+      e->n_radd++;
     }
-    for (size_t i = 0; i < m->n_remove && e->n_rrm < e->cap; i++) e->rrm[e->n_rrm++] = m->remove[i];
+    for (size_t i = 0; i < m->n_remove && e->n_rrm < e->cap; i++)
+      if (!(e->rrm[e->n_rrm++] = adup(a, m->remove[i]))) return -ENOMEM;
   }
+  return 0;
 }
 
 static size_t filter_edit_count(const sy_gw_filter_t *f, size_t n) {
@@ -460,7 +470,7 @@ static size_t filter_edit_count(const sy_gw_filter_t *f, size_t n) {
 }
 
 static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_extproc_decision_t *out,
-                          sy_director_event_t *ev) {
+                          sy_director_event_t *ev, sy_snapshot_t **held) {
   sy_arena_t *a = req->arena;
   sy_gw_table_t *table = d->routes.acquire(d->routes.ctx);
   if (!table) {
@@ -531,13 +541,17 @@ static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_
   edits_t e;
   size_t cap = 8 + filter_edit_count(rule->filters, rule->n_filters) + filter_edit_count(be->filters, be->n_filters);
   if ((rc = edits_init(a, &e, cap))) goto done;
-  for (size_t i = 0; i < rule->n_filters; i++) edits_apply(a, &e, req, &rule->filters[i]);
-  for (size_t i = 0; i < be->n_filters; i++) edits_apply(a, &e, req, &be->filters[i]);
+  for (size_t i = 0; i < rule->n_filters && !rc; i++) rc = edits_apply(a, &e, req, &rule->filters[i]);
+  for (size_t i = 0; i < be->n_filters && !rc; i++) rc = edits_apply(a, &e, req, &be->filters[i]);
+  if (rc) goto done;
   if (rule->rewrite) {
     const sy_gw_url_rewrite_t *rw = &rule->rewrite->rewrite;
     if (rw->hostname && e.n_set < e.cap) {
       e.set_k[e.n_set] = ":authority";
-      e.set_v[e.n_set++] = rw->hostname;
+      if (!(e.set_v[e.n_set++] = adup(a, rw->hostname))) {
+        rc = -ENOMEM;
+        goto done;
+      }
     }
     if (rw->path.type != SY_GW_PATHMOD_NONE && e.n_set < e.cap) {
       size_t plen = strlen(req->path) + strlen(rw->path.value ? rw->path.value : "") + 2;
@@ -563,17 +577,16 @@ static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_
     if (!out->destination) rc = -ENOMEM;
   } else {
     sy_sched_t *sched = pool_sched(d, be->namespace_name, be->name);
-    rc = decide_pool(d, req, out, ev, be->namespace_name, be->name, sched ? sched : d->sched);
+    rc = decide_pool(d, req, out, ev, be->namespace_name, be->name, sched ? sched : d->sched, held);
     if (!rc && !out->http_status) {
-      /* h2c pools: tell the data plane to use its HTTP/2 cleartext cluster */
-      sy_snapshot_t *snap = sy_datastore_acquire(d->ds);
-      const sy_pool_snap_t *ps = sy_snapshot_pool(snap, be->namespace_name, be->name);
+      /* h2c pools: tell the data plane to use its HTTP/2 cleartext cluster
+       * (the same snapshot the endpoint was picked from) */
+      const sy_pool_snap_t *ps = sy_snapshot_pool(*held, be->namespace_name, be->name);
       if (ps && ps->app_h2c && e.n_set < e.cap) {
         e.set_k[e.n_set] = SY_HDR_UPSTREAM_PROTOCOL;
         e.set_v[e.n_set++] = "h2c";
         h2c = true;
       }
-      sy_snapshot_release(snap);
     }
   }
   if (rc || out->http_status) goto done;

@@ -6,6 +6,7 @@
 
 #include "controller.h"
 #include "director.h"
+#include "gateway.h"
 #include "scheduler.h"
 #include "test_support.h"
 
@@ -323,6 +324,133 @@ START_TEST(test_fallback_endpoints) {
 }
 END_TEST
 
+/* The decided hook runs after the decision; a snapshot published in
+ * between (the controller thread does this at any time) must not free the
+ * endpoint the event points at. The hook publishes one itself, then reads
+ * the endpoint: with the snapshot not held, ASan reports a use-after-free. */
+typedef struct publish_hook {
+  fix_t *f;
+  char pod[64];
+  int calls;
+} publish_hook_t;
+
+static void publish_then_read(void *ctx, const sy_director_event_t *ev) {
+  publish_hook_t *h = ctx;
+  h->calls++;
+  sy_objset_t *set = NULL;
+  sy_source_error_t err;
+  static const char ONE[] =
+      "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: p}\n"
+      "spec: {selector: {matchLabels: {app: m}}, targetPorts: [{number: 8000}]}\n";
+  ck_assert_int_eq(sy_manifests_load_buffer("w2.yaml", ONE, strlen(ONE), &set, &err), 0);
+  ck_assert_int_eq(sy_controller_apply_objset(h->f->ctrl, set), 0);
+  ck_assert_ptr_nonnull(ev->endpoint);
+  snprintf(h->pod, sizeof(h->pod), "%s", ev->endpoint->pod_name);
+}
+
+START_TEST(test_hook_survives_publish) {
+  fix_t f;
+  fix_init(&f, NULL, LEAST);
+  publish_hook_t h = {.f = &f};
+  sy_director_free(f.dir);
+  sy_director_config_t dc = {.pool_name = "p", .pool_namespace = "default",
+                             .hooks = {.decided = publish_then_read, .ctx = &h}};
+  ck_assert_int_eq(sy_director_new(&f.dir, &dc, f.ds, f.sched), 0);
+  sy_objset_t *set = NULL;
+  sy_source_error_t err;
+  ck_assert_int_eq(sy_manifests_load_buffer("w.yaml", WORLD, strlen(WORLD), &set, &err), 0);
+  ck_assert_int_eq(sy_controller_apply_objset(f.ctrl, set), 0);
+  sy_extproc_request_t r = request(&f, BODY);
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  ck_assert_int_eq(h.calls, 1);
+  ck_assert(strcmp(h.pod, "a") == 0 || strcmp(h.pod, "b") == 0 || strcmp(h.pod, "c") == 0);
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  fix_cleanup(&f);
+}
+END_TEST
+
+/* Gateway mode: the decision's header edits come from the route table, and
+ * the response edits are applied when the response arrives, after any
+ * number of table publishes. Nothing in the decision may point into the
+ * table: the test drops the last table reference before reading them. */
+static sy_gw_table_t *g_table;
+static sy_gw_table_t *acquire_table(void *ctx) {
+  (void)ctx;
+  return sy_gw_table_ref(g_table);
+}
+
+START_TEST(test_gateway_decision_outlives_table) {
+  static const char GW[] =
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: sy}\n"
+      "spec: {controllerName: sy.dev/gw}\n"
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
+      "spec: {gatewayClassName: sy, listeners: [{name: http, port: 80, protocol: HTTP}]}\n"
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
+      "spec:\n  parentRefs: [{name: gw}]\n  rules:\n"
+      "  - filters:\n"
+      "    - type: RequestHeaderModifier\n"
+      "      requestHeaderModifier: {set: [{name: x-set, value: s1}], add: [{name: x-add, value: a1}], remove: [x-gone]}\n"
+      "    - type: ResponseHeaderModifier\n"
+      "      responseHeaderModifier: {set: [{name: x-rset, value: r1}], add: [{name: x-radd, value: r2}], "
+      "remove: [x-rgone]}\n"
+      "    - type: URLRewrite\n"
+      "      urlRewrite: {hostname: internal.example.com}\n"
+      "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n";
+  fix_t f;
+  fix_init(&f, WORLD, LEAST);
+  sy_gw_objects_t *o = NULL;
+  sy_gw_error_t gerr;
+  ck_assert_int_eq(sy_gw_objects_load_buffer("gw.yaml", GW, strlen(GW), 0, &o, &gerr), 0);
+  sy_gw_pool_ref_t pools[] = {{.namespace_name = "default", .name = "p", .generation = 1}};
+  sy_gw_input_t in = {.controller_name = "sy.dev/gw",
+                      .ports = (sy_gw_listen_port_t[]){{80, SY_GW_PROTO_HTTP}},
+                      .n_ports = 1,
+                      .pools = pools,
+                      .n_pools = 1};
+  sy_gw_objects_input(o, &in);
+  sy_gw_status_t *st = NULL;
+  ck_assert_int_eq(sy_gw_compute(&in, &st, &g_table), 0);
+  sy_director_free(f.dir);
+  sy_director_routes_t routes = {.acquire = acquire_table, .default_port = 80};
+  sy_director_config_t dc = {.routes = &routes};
+  ck_assert_int_eq(sy_director_new(&f.dir, &dc, f.ds, f.sched), 0);
+
+  sy_extproc_request_t r = request(&f, BODY);
+  const char *keys[] = {":authority", "x-add"}, *values[] = {"gw.example.com", "a0"};
+  r.header_keys = keys;
+  r.header_values = values;
+  r.n_headers = 2;
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(&f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  /* the table goes away (a publish), then the edits are read */
+  sy_gw_table_unref(g_table);
+  g_table = NULL;
+  sy_gw_status_free(st);
+  sy_gw_objects_free(o);
+  char got[512] = "";
+  for (size_t i = 0; i < d.n_set; i++)
+    snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s=%s;", d.set_keys[i], d.set_values[i]);
+  ck_assert_msg(strstr(got, "x-set=s1;") && strstr(got, "x-add=a0,a1;") &&
+                    strstr(got, ":authority=internal.example.com;"),
+                "request edits: %s", got);
+  ck_assert_uint_eq(d.n_remove, 1);
+  ck_assert_str_eq(d.remove[0], "x-gone");
+  ck_assert_uint_eq(d.n_resp_set, 1);
+  ck_assert_str_eq(d.resp_set_keys[0], "x-rset");
+  ck_assert_str_eq(d.resp_set_values[0], "r1");
+  ck_assert_uint_eq(d.n_resp_add, 1);
+  ck_assert_str_eq(d.resp_add_keys[0], "x-radd");
+  ck_assert_str_eq(d.resp_add_values[0], "r2");
+  ck_assert_uint_eq(d.n_resp_remove, 1);
+  ck_assert_str_eq(d.resp_remove[0], "x-rgone");
+  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
+  fix_cleanup(&f);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("director");
   TCase *tc = tcase_create("decide");
@@ -335,6 +463,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_sheddable_admission);
   tcase_add_test(tc, test_burst_between_scrapes_spreads);
   tcase_add_test(tc, test_fallback_endpoints);
+  tcase_add_test(tc, test_hook_survives_publish);
+  tcase_add_test(tc, test_gateway_decision_outlives_table);
   suite_add_tcase(s, tc);
   return s;
 }
