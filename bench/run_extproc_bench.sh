@@ -3,7 +3,10 @@
 # switchyard serving a static pool of 8 ready pods from local manifests.
 #
 #   bench/run_extproc_bench.sh [BUILD_DIR] [what...]
-#     what: closed open rss profile (default: closed open)
+#     what: closed open rss profile latency (default: closed open)
+#     latency: SY_BENCH_RUNS (5) fresh-server runs at 1,000 streams/s; with
+#     SY_BENCH_BASELINE=/path/to/other/switchyard each run is paired with
+#     one of that binary (alternating), for an A/B on the same machine state.
 #
 # Env: SY_BENCH_DIR (scratch, default /tmp/sy-bench), SY_BENCH_PORT (19002),
 #      SY_BENCH_IDLE_PCT (wait until the CPUs are this % idle before each run,
@@ -56,7 +59,7 @@ done
 
 SPID=""
 start_server() {
-  "$SY" --grpc-port "$PORT" --grpc-health-port "$((PORT + 1))" --secure-serving=false --metrics-port 0 \
+  "${SY_SERVER:-$SY}" --grpc-port "$PORT" --grpc-health-port "$((PORT + 1))" --secure-serving=false --metrics-port 0 \
     --manifests "$DIR/manifests" --pool-name bench-pool --grpc-workers 2 --v 1 \
     >"$DIR/switchyard.log" 2>&1 &
   SPID=$!
@@ -104,6 +107,15 @@ for w in $WHAT; do
         run --rate "$r" --threads 1 --channels 1 --duration "$DUR" --warmup 2
       done
       stop_server ;;
+    latency)
+      for i in $(seq 1 "${SY_BENCH_RUNS:-5}"); do
+        for bin in ${SY_BENCH_BASELINE:+"$SY_BENCH_BASELINE"} "$SY"; do
+          SY_SERVER="$bin" start_server
+          echo "# server: $bin (run $i)"
+          run --rate 1000 --threads 1 --channels 1 --duration "$DUR" --warmup 2 | grep -E "^#|^\\$|added|server pid"
+          stop_server
+        done
+      done ;;
     rss)
       start_server
       run --concurrency 64 --threads 2 --channels 2 --streams 1000000 --report-every 10

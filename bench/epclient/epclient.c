@@ -52,8 +52,14 @@ int sy_epc_channel_new(sy_epc_channel_t **out, const char *target,
   sy_epc_channel_t *c = sy_calloc(1, sizeof(*c));
   if (!c) return -ENOMEM;
 
-  grpc_arg args[4];
+  grpc_arg args[5];
   size_t n = 0;
+  /* Write each message at once, as Envoy's codec does at the end of every
+   * dispatcher pass (chttp2's default may hold writes to combine them). */
+  args[n].type = GRPC_ARG_STRING;
+  args[n].key = (char *)GRPC_ARG_OPTIMIZATION_TARGET;
+  args[n].value.string = (char *)"latency";
+  n++;
   args[n].type = GRPC_ARG_INTEGER;
   args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[n].value.integer = opts->max_recv_bytes > 0 ? opts->max_recv_bytes : 64 * 1024 * 1024;

@@ -5,6 +5,16 @@
  * Every call is bound to the queue of the worker that accepted it, so all
  * events of one call arrive on one thread and per-call state needs no lock.
  *
+ * Only worker 0's queue polls (does the socket I/O); the others are
+ * GRPC_CQ_NON_POLLING and just receive completions. With several polling
+ * threads, gRPC's epoll1 engine hands the poller role from thread to thread
+ * on every event (a futex wake-up each time): at 1,000 streams/s that was
+ * 12 context switches per stream instead of 3-4, and ~30 us more added
+ * latency. New calls go to the accepting queue (worker 0) first, so worker 0
+ * keeps only PRIMARY_PROCESS_SLOTS requests posted: at low load every call
+ * stays on the I/O thread (no hand-off at all), under load the overflow
+ * lands on the other workers. docs/BENCHMARKS.md has the numbers.
+ *
  * Per Process call (a bidi stream) the core allows one outstanding op of each
  * kind, so we keep exactly one RECV_MESSAGE posted, a FIFO of packed
  * responses with one SEND_MESSAGE in flight, and a RECV_CLOSE_ON_SERVER that
@@ -28,6 +38,7 @@
 #include "pb.h"
 
 #define PROCESS_SLOTS 64
+#define PRIMARY_PROCESS_SLOTS 2 /* on worker 0 when there are others */
 #define CHECK_SLOTS 4
 #define WATCH_SLOTS 2
 #define GENERIC_SLOTS 2
@@ -320,6 +331,7 @@ static void pcall_start(worker_t *w, grpc_call *call) {
 }
 
 static void pcall_on_recv(pcall_t *c, bool ok) {
+  bool want_recv = false;
   c->recv_pending = false;
   if (!ok) {
     c->failed = true;
@@ -341,13 +353,16 @@ static void pcall_on_recv(pcall_t *c, bool ok) {
       grpc_call_cancel_with_status(c->call, GRPC_STATUS_INVALID_ARGUMENT, "malformed ProcessingRequest", NULL);
       c->failed = true;
     } else if (!sy_extproc_stream_done(c->stream)) {
-      pcall_post_recv(c);
+      want_recv = true;
     }
   } else {
     grpc_byte_buffer_destroy(c->recv_bb);
     c->recv_bb = NULL;
   }
+  /* Answer first: the data plane is waiting for it. Posting the next read
+   * before the send delayed the answer measurably. */
   pcall_pump(c);
+  if (want_recv) pcall_post_recv(c);
   pcall_maybe_free(c);
 }
 
@@ -716,7 +731,13 @@ int sy_extproc_server_start(sy_extproc_server_t **out, const sy_extproc_server_c
   }
   for (int i = 0; i < srv->n_workers; i++) {
     srv->workers[i].srv = srv;
-    srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+    if (i == 0) {
+      srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+    } else {
+      grpc_completion_queue_attributes attr = {.version = 1, .cq_completion_type = GRPC_CQ_NEXT,
+                                               .cq_polling_type = GRPC_CQ_NON_POLLING};
+      srv->workers[i].cq = grpc_completion_queue_create(grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
+    }
     grpc_server_register_completion_queue(srv->ext.server, srv->workers[i].cq, NULL);
     grpc_server_register_completion_queue(srv->health.server, srv->workers[i].cq, NULL);
   }
@@ -741,7 +762,8 @@ int sy_extproc_server_start(sy_extproc_server_t **out, const sy_extproc_server_c
 
   for (int i = 0; i < srv->n_workers; i++) {
     worker_t *w = &srv->workers[i];
-    for (int k = 0; k < PROCESS_SLOTS; k++) new_slot(w, &srv->ext, SLOT_PROCESS);
+    int process_slots = i == 0 && srv->n_workers > 1 ? PRIMARY_PROCESS_SLOTS : PROCESS_SLOTS;
+    for (int k = 0; k < process_slots; k++) new_slot(w, &srv->ext, SLOT_PROCESS);
     for (int k = 0; k < GENERIC_SLOTS; k++) new_slot(w, &srv->ext, SLOT_GENERIC);
     if (cfg->health_on_grpc_port) {
       for (int k = 0; k < CHECK_SLOTS; k++) new_slot(w, &srv->ext, SLOT_CHECK);
