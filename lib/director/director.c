@@ -461,6 +461,22 @@ static int edits_apply(sy_arena_t *a, edits_t *e, const sy_extproc_request_t *re
   return 0;
 }
 
+/* Sets header `key` to `ms` (when set: >= 0, or > 0 unless zero_ok), else
+ * removes a value the client sent. */
+static int edits_timeout(sy_arena_t *a, edits_t *e, const sy_extproc_request_t *req, const char *key, int64_t ms,
+                         bool zero_ok) {
+  if (ms > 0 || (ms == 0 && zero_ok)) {
+    if (e->n_set >= e->cap) return 0;
+    char num[24];
+    snprintf(num, sizeof(num), "%lld", (long long)ms);
+    if (!(e->set_v[e->n_set] = adup(a, num))) return -ENOMEM;
+    e->set_k[e->n_set++] = key;
+  } else if (header_of(req, key) && e->n_rm < e->cap) {
+    e->rm[e->n_rm++] = key;
+  }
+  return 0;
+}
+
 static size_t filter_edit_count(const sy_gw_filter_t *f, size_t n) {
   size_t c = 0;
   for (size_t i = 0; i < n; i++)
@@ -539,7 +555,7 @@ static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_
 
   /* Header filters (rule, then backend) and URLRewrite. */
   edits_t e;
-  size_t cap = 8 + filter_edit_count(rule->filters, rule->n_filters) + filter_edit_count(be->filters, be->n_filters);
+  size_t cap = 10 + filter_edit_count(rule->filters, rule->n_filters) + filter_edit_count(be->filters, be->n_filters);
   if ((rc = edits_init(a, &e, cap))) goto done;
   for (size_t i = 0; i < rule->n_filters && !rc; i++) rc = edits_apply(a, &e, req, &rule->filters[i]);
   for (size_t i = 0; i < be->n_filters && !rc; i++) rc = edits_apply(a, &e, req, &be->filters[i]);
@@ -593,6 +609,12 @@ static int decide_gateway(sy_director_t *d, const sy_extproc_request_t *req, sy_
   /* The header is ours to set: a client's own must not pick the data
    * plane's HTTP/2 cluster for a backend that speaks HTTP/1.1. */
   if (!h2c && header_of(req, SY_HDR_UPSTREAM_PROTOCOL) && e.n_rm < e.cap) e.rm[e.n_rm++] = SY_HDR_UPSTREAM_PROTOCOL;
+  /* HTTPRoute timeouts, enforced by the data plane's router: request is the
+   * whole exchange ("0s" disables it), backendRequest each attempt. A
+   * client's own value never applies. */
+  if ((rc = edits_timeout(a, &e, req, SY_HDR_RQ_TIMEOUT, rule->timeout_request_ms, true)) ||
+      (rc = edits_timeout(a, &e, req, SY_HDR_RQ_PER_TRY_TIMEOUT, rule->timeout_backend_ms, false)))
+    goto done;
   /* merge the scheduler's headers (e.g. x-prefiller-host-port) with ours */
   for (size_t i = 0; i < out->n_set && e.n_set < e.cap; i++) {
     e.set_k[e.n_set] = out->set_keys[i];

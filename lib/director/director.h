@@ -73,6 +73,10 @@ typedef struct sy_director_routes {
 /* Set on requests to a pool whose appProtocol is kubernetes.io/h2c, so the
  * data plane's route picks its HTTP/2 cleartext cluster. */
 #define SY_HDR_UPSTREAM_PROTOCOL "x-switchyard-upstream-protocol"
+/* Envoy's router reads these per request (the ext_proc filter must allow
+ * x-envoy-* mutations: mutation_rules.allow_envoy). */
+#define SY_HDR_RQ_TIMEOUT "x-envoy-upstream-rq-timeout-ms"
+#define SY_HDR_RQ_PER_TRY_TIMEOUT "x-envoy-upstream-rq-per-try-timeout-ms"
 
 typedef struct sy_director_config {
   const char *pool_name;      /* copied; EPP mode */

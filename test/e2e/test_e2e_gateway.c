@@ -710,6 +710,8 @@ static int create_pod(const char *ns, int sim, const char *app) {
   return rc ? rc : sy_kubeapi_set_pod_status(&S.kube, ns, S.e.sims[sim].name, S.e.sims[sim].ip, true);
 }
 
+#define SLOW_TIMEOUT "400ms"
+#define SLOW_TIMEOUT_MS 400
 #define PARENT_HTTP "  parentRefs: [{name: " GW ", namespace: " NS_INFRA ", sectionName: http}]\n"
 #define POOL_REF(n) "{group: inference.networking.k8s.io, kind: InferencePool, name: " n "}"
 
@@ -830,7 +832,10 @@ static int setup_cluster(void) {
                    "    filters:\n"
                    "    - type: RequestRedirect\n"
                    "      requestRedirect: {hostname: redirect.example.com, statusCode: 301,\n"
-                   "                        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}\n") ||
+                   "                        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}\n"
+                   "  - matches: [{path: {type: PathPrefix, value: /v1}, headers: [{name: x-slow, value: \"yes\"}]}]\n"
+                   "    timeouts: {request: " SLOW_TIMEOUT "}\n"
+                   "    backendRefs: [" POOL_REF("pool-b") "]\n") ||
       create_route(NS_APP, "missing",
                    PARENT_HTTP "  rules:\n"
                                "  - matches: [{path: {type: PathPrefix, value: /missing}}]\n"
@@ -1179,6 +1184,42 @@ START_TEST(test_filters) {
   gresp_cleanup(&r);
   fprintf(stderr, "e2e-gw: RequestHeaderModifier seen by the sim, ResponseHeaderModifier by the client, "
                   "URLRewrite /rewrite -> /v1 served\n");
+}
+END_TEST
+
+/* A completion of n tokens (the simulators emit one per 5 ms) on
+ * /v1/completions; returns the wall time in ms. */
+static double req_tokens(const char *const *hdrs, int n, gresp_t *r) {
+  CURL *c = curl_easy_init();
+  ck_assert_ptr_nonnull(c);
+  req_setup(c, S.e.base_url, "/v1/completions", true, hdrs, r);
+  snprintf(r->req_body, sizeof(r->req_body), "{\"model\":\"" MODEL "\",\"prompt\":\"slow %d\",\"max_tokens\":%d}",
+           ++S.seq, n);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->req_body));
+  uint64_t t0 = sy_now_ns();
+  r->cerr = curl_easy_perform(c);
+  double ms = (double)(sy_now_ns() - t0) / 1e6;
+  if (r->cerr == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_easy_cleanup(c);
+  return ms;
+}
+
+/* HTTPRoute timeouts.request is enforced by Envoy's router: a completion
+ * that takes ~1.5 s gets 504 after ~400 ms. (A client's own
+ * x-envoy-upstream-rq-timeout-ms is removed by switchyard — test_director —
+ * and, for external requests, ignored by Envoy anyway.) */
+START_TEST(test_timeouts) {
+  REQUIRE_STACK();
+  const char *slow[] = {"x-slow: yes", NULL};
+  gresp_t r;
+  gresp_init(&r);
+  double ms = req_tokens(slow, 300, &r);
+  ck_assert_msg(r.cerr == CURLE_OK && r.status == 504, "slow rule: curl %d, HTTP %ld after %.0f ms: %.200s", r.cerr,
+                r.status, ms, r.body.data ? r.body.data : "");
+  ck_assert_msg(ms >= SLOW_TIMEOUT_MS - 50 && ms < 1300, "504 after %.0f ms (timeout " SLOW_TIMEOUT ")", ms);
+  gresp_cleanup(&r);
+
+  fprintf(stderr, "e2e-gw: timeouts.request " SLOW_TIMEOUT ": 504 after %.0f ms\n", ms);
 }
 END_TEST
 
@@ -1860,6 +1901,7 @@ static Suite *e2e_suite(void) {
   tcase_add_test(tc, test_weighted_split);
   tcase_add_test(tc, test_header_and_service);
   tcase_add_test(tc, test_filters);
+  tcase_add_test(tc, test_timeouts);
   tcase_add_test(tc, test_redirect_404_500);
   tcase_add_test(tc, test_cross_namespace);
   tcase_add_test(tc, test_h2c_pool);

@@ -307,7 +307,7 @@ static const scenario_t SCENARIOS[] = {
               "kind: ClusterRole\n", "kind: ClusterRoleBinding", "\"gatewayclasses/status\"", "\"referencegrants\"",
               "\"endpointslices\"", "\"inferencepools/status\"", "kind: Gateway\n", "gatewayClassName: switchyard",
               "kind: HTTPRoute", "request: 300s", "\nkind: InferencePool\n", "kind: Role\n",
-              "key: x-switchyard-listener-port, value: \"8081\"", "allow_all_routing: true",
+              "key: x-switchyard-listener-port, value: \"8081\"", "allow_all_routing: true", "allow_envoy: true",
               "cluster: original_destination_cluster_h2c"},
      .reject = {"- --pool-name", "- --endpoint-selector"},
      .gateway = true,

@@ -451,6 +451,106 @@ START_TEST(test_gateway_decision_outlives_table) {
 }
 END_TEST
 
+/* Gateway mode over the pool of WORLD: a director routing by `gw_yaml`. */
+typedef struct gwfix {
+  fix_t f;
+  sy_gw_objects_t *o;
+  sy_gw_status_t *st;
+  sy_director_routes_t routes;
+} gwfix_t;
+
+static void gwfix_init(gwfix_t *g, const char *gw_yaml) {
+  memset(g, 0, sizeof(*g));
+  fix_init(&g->f, WORLD, LEAST);
+  sy_gw_error_t gerr;
+  ck_assert_int_eq(sy_gw_objects_load_buffer("gw.yaml", gw_yaml, strlen(gw_yaml), 0, &g->o, &gerr), 0);
+  sy_gw_pool_ref_t pools[] = {{.namespace_name = "default", .name = "p", .generation = 1}};
+  sy_gw_input_t in = {.controller_name = "sy.dev/gw",
+                      .ports = (sy_gw_listen_port_t[]){{80, SY_GW_PROTO_HTTP}},
+                      .n_ports = 1,
+                      .pools = pools,
+                      .n_pools = 1};
+  sy_gw_objects_input(g->o, &in);
+  ck_assert_int_eq(sy_gw_compute(&in, &g->st, &g_table), 0);
+  sy_director_free(g->f.dir);
+  g->routes = (sy_director_routes_t){.acquire = acquire_table, .default_port = 80};
+  sy_director_config_t dc = {.routes = &g->routes};
+  ck_assert_int_eq(sy_director_new(&g->f.dir, &dc, g->f.ds, g->f.sched), 0);
+}
+
+static void gwfix_cleanup(gwfix_t *g) {
+  sy_gw_table_unref(g_table);
+  g_table = NULL;
+  sy_gw_status_free(g->st);
+  sy_gw_objects_free(g->o);
+  fix_cleanup(&g->f);
+}
+
+static const char *set_value(const sy_extproc_decision_t *d, const char *key) {
+  for (size_t i = 0; i < d->n_set; i++)
+    if (strcmp(d->set_keys[i], key) == 0) return d->set_values[i];
+  return NULL;
+}
+
+static bool removes(const sy_extproc_decision_t *d, const char *key) {
+  for (size_t i = 0; i < d->n_remove; i++)
+    if (strcmp(d->remove[i], key) == 0) return true;
+  return false;
+}
+
+/* HTTPRoute timeouts become Envoy's per-request timeout headers; a client's
+ * own values are removed when the rule sets none. */
+START_TEST(test_gateway_timeouts) {
+  static const char GW[] =
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: sy}\n"
+      "spec: {controllerName: sy.dev/gw}\n"
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
+      "spec: {gatewayClassName: sy, listeners: [{name: http, port: 80, protocol: HTTP}]}\n"
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
+      "spec:\n  parentRefs: [{name: gw}]\n  rules:\n"
+      "  - matches: [{path: {type: PathPrefix, value: /both}}]\n"
+      "    timeouts: {request: 2m, backendRequest: 1s500ms}\n"
+      "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n"
+      "  - matches: [{path: {type: PathPrefix, value: /off}}]\n"
+      "    timeouts: {request: 0s}\n"
+      "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n"
+      "  - matches: [{path: {type: PathPrefix, value: /none}}]\n"
+      "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n";
+  gwfix_t g;
+  gwfix_init(&g, GW);
+  const char *keys[] = {SY_HDR_RQ_TIMEOUT, SY_HDR_RQ_PER_TRY_TIMEOUT}, *values[] = {"5", "6"};
+  struct {
+    const char *path, *rq, *try_;
+  } cases[] = {{"/both/v1/completions", "120000", "1500"}, {"/off/v1/completions", "0", NULL},
+               {"/none/v1/completions", NULL, NULL}};
+  for (size_t i = 0; i < SY_ARRAY_LEN(cases); i++) {
+    sy_extproc_request_t r = request(&g.f, BODY);
+    r.path = cases[i].path;
+    r.header_keys = keys;
+    r.header_values = values;
+    r.n_headers = 2;
+    sy_extproc_decision_t d;
+    ck_assert_int_eq(decide(&g.f, &r, &d), 0);
+    ck_assert_msg(d.http_status == 0, "%s: %d %s", cases[i].path, d.http_status, d.error_msg);
+    const char *rq = set_value(&d, SY_HDR_RQ_TIMEOUT), *pt = set_value(&d, SY_HDR_RQ_PER_TRY_TIMEOUT);
+    if (cases[i].rq) {
+      ck_assert_msg(rq && strcmp(rq, cases[i].rq) == 0, "%s: request timeout %s", cases[i].path, rq ? rq : "-");
+    } else {
+      ck_assert_ptr_null(rq);
+      ck_assert_msg(removes(&d, SY_HDR_RQ_TIMEOUT), "%s: client's timeout kept", cases[i].path);
+    }
+    if (cases[i].try_) {
+      ck_assert_msg(pt && strcmp(pt, cases[i].try_) == 0, "%s: per-try %s", cases[i].path, pt ? pt : "-");
+    } else {
+      ck_assert_ptr_null(pt);
+      ck_assert_msg(removes(&d, SY_HDR_RQ_PER_TRY_TIMEOUT), "%s: client's per-try kept", cases[i].path);
+    }
+    sy_director_ops.finish(g.f.dir, d.handle, 200, NULL);
+  }
+  gwfix_cleanup(&g);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("director");
   TCase *tc = tcase_create("decide");
@@ -465,6 +565,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_fallback_endpoints);
   tcase_add_test(tc, test_hook_survives_publish);
   tcase_add_test(tc, test_gateway_decision_outlives_table);
+  tcase_add_test(tc, test_gateway_timeouts);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -20,7 +20,8 @@ self-signed certificate) and plaintext HTTP/2 otherwise.
 mode=gateway adds what examples/envoy/gateway.yaml has: a header_mutation
 filter telling switchyard the listener port (x-switchyard-listener-port),
 ext_proc mutation_rules allow_all_routing (HTTPRoute rewrites of :authority
-and :path), and an HTTP/2-cleartext ORIGINAL_DST cluster chosen when
+and :path) and allow_envoy (HTTPRoute timeouts as x-envoy-upstream-rq-*
+headers), and an HTTP/2-cleartext ORIGINAL_DST cluster chosen when
 switchyard sets x-switchyard-upstream-protocol: h2c.
 */}}
 {{- define "switchyard.envoy.bootstrap" -}}
@@ -161,9 +162,11 @@ static_resources:
               message_timeout: 1000s
               failure_mode_allow: {{ $p.failOpen | default false }}
               {{- if $gw }}
-              # HTTPRoute URLRewrite changes :authority (and :path).
+              # HTTPRoute URLRewrite changes :authority (and :path); HTTPRoute
+              # timeouts arrive as x-envoy-upstream-rq-(per-try-)timeout-ms.
               mutation_rules:
                 allow_all_routing: true
+                allow_envoy: true
               {{- end }}
           - name: envoy.filters.http.router
             typed_config:
