@@ -165,4 +165,16 @@ int sy_tcp_probe_bind(const char *host, int port);
 /* Parses a decimal integer in [min, max]; 0 or SY_EPARSE. */
 int sy_parse_int(const char *s, long min, long max, long *out);
 
+/* Kubernetes name rules (apimachinery's validation), on length-delimited
+ * strings. DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. */
+bool sy_k8s_dns_label(const char *s, size_t len);
+/* DNS-1123 subdomain: labels of that shape joined by '.', at most `max`
+ * characters in all (253 for object names; no per-label limit, as upstream). */
+bool sy_k8s_dns_subdomain(const char *s, size_t len, size_t max);
+/* Label value / name part: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most
+ * 63; empty only when allow_empty. */
+bool sy_k8s_label_word(const char *s, size_t len, bool allow_empty);
+/* Qualified name (label keys, condition types): [subdomain/]word. */
+bool sy_k8s_qualified_name(const char *s, size_t len);
+
 #endif /* SY_CORE_H */

@@ -114,3 +114,44 @@ int sy_tcp_probe_bind(const char *host, int port) {
   close(fd);
   return rc;
 }
+
+/* ------------------------------------------------------- Kubernetes names */
+
+static bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+static bool any_alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+static bool dns_label_shape(const char *s, size_t len) {
+  if (len == 0 || !lower_alnum(s[0]) || !lower_alnum(s[len - 1])) return false;
+  for (size_t i = 0; i < len; i++)
+    if (!lower_alnum(s[i]) && s[i] != '-') return false;
+  return true;
+}
+
+bool sy_k8s_dns_label(const char *s, size_t len) { return len <= 63 && dns_label_shape(s, len); }
+
+bool sy_k8s_dns_subdomain(const char *s, size_t len, size_t max) {
+  if (len == 0 || len > max) return false;
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i == len || s[i] == '.') {
+      if (!dns_label_shape(s + start, i - start)) return false;
+      start = i + 1;
+    }
+  }
+  return true;
+}
+
+bool sy_k8s_label_word(const char *s, size_t len, bool allow_empty) {
+  if (len == 0) return allow_empty;
+  if (len > 63 || !any_alnum(s[0]) || !any_alnum(s[len - 1])) return false;
+  for (size_t i = 0; i < len; i++)
+    if (!any_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
+  return true;
+}
+
+bool sy_k8s_qualified_name(const char *s, size_t len) {
+  const char *slash = memchr(s, '/', len);
+  if (!slash) return sy_k8s_label_word(s, len, false);
+  size_t plen = (size_t)(slash - s);
+  return sy_k8s_dns_subdomain(s, plen, 253) && sy_k8s_label_word(slash + 1, len - plen - 1, false);
+}

@@ -113,36 +113,16 @@ static const char *idx(char *buf, const char *base, size_t i) {
 
 /* ------------------------------------------------------------- validators */
 
-static bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-static bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
-
-/* RFC 1123 label. */
-static bool dns_label_ok(const char *s, size_t len) {
-  if (len == 0 || len > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1])) return false;
-  for (size_t i = 0; i < len; i++)
-    if (!is_lower_alnum(s[i]) && s[i] != '-') return false;
-  return true;
-}
-
-/* RFC 1123 subdomain of at most `max` characters. */
-static bool subdomain_ok(const char *s, size_t len, size_t max) {
-  if (len == 0 || len > max) return false;
-  size_t start = 0;
-  for (size_t i = 0; i <= len; i++) {
-    if (i == len || s[i] == '.') {
-      if (!dns_label_ok(s + start, i - start)) return false;
-      start = i + 1;
-    }
-  }
-  return true;
+static bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /* Hostname: optional "*." then a subdomain (253 max). */
 static bool hostname_ok(const char *s, bool allow_wild) {
   size_t len = strlen(s);
   if (len == 0 || len > 253) return false;
-  if (allow_wild && sy_gw__is_wild(s)) return subdomain_ok(s + 2, len - 2, 251);
-  return subdomain_ok(s, len, 253);
+  if (allow_wild && sy_gw__is_wild(s)) return sy_k8s_dns_subdomain(s + 2, len - 2, 251);
+  return sy_k8s_dns_subdomain(s, len, 253);
 }
 
 /* Kind: ^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$, at most 63. */
@@ -164,23 +144,6 @@ static bool token_ok(const char *s) {
     if (!is_alnum(c) && !strchr("!#$%&'*+-.^_`|~", c)) return false;
   }
   return true;
-}
-
-/* Label-ish word: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63. */
-static bool label_word_ok(const char *s, size_t len, bool allow_empty) {
-  if (len == 0) return allow_empty;
-  if (len > 63 || !is_alnum(s[0]) || !is_alnum(s[len - 1])) return false;
-  for (size_t i = 0; i < len; i++)
-    if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
-  return true;
-}
-
-static bool qualified_name_ok(const char *s) {
-  size_t len = strlen(s);
-  const char *slash = strchr(s, '/');
-  if (!slash) return label_word_ok(s, len, false);
-  size_t plen = (size_t)(slash - s);
-  return subdomain_ok(s, plen, 253) && label_word_ok(slash + 1, len - plen - 1, false);
 }
 
 /* Exact / PathPrefix values: the CEL rules of HTTPPathMatch. NULL when ok. */
@@ -396,10 +359,10 @@ static int get_labels(dctx_t *d, const sy_yaml_node_t *m, const char *base, cons
     const sy_yaml_node_t *k = v->keys[i], *val = v->items[i];
     snprintf(pk, sizeof(pk), "%s.%.*s", p, (int)SY_MIN(k->len, 100), k->text);
     if ((rc = want_string(d, k, pk)) || (rc = want_string(d, val, pk))) return rc;
-    if (!d->lenient && !qualified_name_ok(k->text))
+    if (!d->lenient && !sy_k8s_qualified_name(k->text, k->len))
       return derr(d, k, pk, "%s is not a valid label key (an optional DNS subdomain prefix and '/', then "
                             "a name of at most 63 alphanumerics, '-', '_' or '.')", Q(k, q));
-    if (!d->lenient && !label_word_ok(val->text, val->len, true))
+    if (!d->lenient && !sy_k8s_label_word(val->text, val->len, true))
       return derr(d, val, pk, "%s is not a valid label value (at most 63 alphanumerics, '-', '_' or '.', "
                               "starting and ending with an alphanumeric, or empty)", Q(val, q));
     if ((rc = dup(d, k, &l[i].key)) || (rc = dup(d, val, &l[i].value))) return rc;
@@ -472,7 +435,7 @@ static int decode_meta(dctx_t *d, const sy_yaml_node_t *root, bool namespaced, s
     if ((rc = get_str(d, m, "metadata", "namespace", false, &meta->namespace_name))) return rc;
     if (meta->namespace_name && !meta->namespace_name[0]) meta->namespace_name = NULL;
     if (meta->namespace_name && !d->lenient &&
-        !dns_label_ok(meta->namespace_name, strlen(meta->namespace_name)))
+        !sy_k8s_dns_label(meta->namespace_name, strlen(meta->namespace_name)))
       return derr(d, sy_yaml_get(m, "namespace"), "metadata.namespace",
                   "%s must be a lowercase RFC 1123 label", Q(sy_yaml_get(m, "namespace"), q));
     if (!meta->namespace_name) meta->namespace_name = "default";
@@ -481,7 +444,7 @@ static int decode_meta(dctx_t *d, const sy_yaml_node_t *root, bool namespaced, s
   }
   d->ns = meta->namespace_name;
   if ((rc = get_str(d, m, "metadata", "name", true, &meta->name))) return rc;
-  if (!d->lenient && !subdomain_ok(meta->name, strlen(meta->name), 253))
+  if (!d->lenient && !sy_k8s_dns_subdomain(meta->name, strlen(meta->name), 253))
     return derr(d, sy_yaml_get(m, "name"), "metadata.name",
                 "%s must be a lowercase RFC 1123 subdomain (lower case alphanumerics, '-' or '.', at most "
                 "253 characters)", Q(sy_yaml_get(m, "name"), q));
@@ -520,7 +483,7 @@ static int get_group(dctx_t *d, const sy_yaml_node_t *m, const char *base, const
     *out = dflt;
     return 0;
   }
-  if (!d->lenient && (*out)[0] && !subdomain_ok(*out, strlen(*out), 253))
+  if (!d->lenient && (*out)[0] && !sy_k8s_dns_subdomain(*out, strlen(*out), 253))
     return derr(d, sy_yaml_get(m, "group"), cat(p, base, "group"), "%s must be empty or an RFC 1123 subdomain",
                 Q(sy_yaml_get(m, "group"), q));
   return 0;
@@ -549,7 +512,7 @@ static int get_namespace(dctx_t *d, const sy_yaml_node_t *m, const char *base, c
   if (rc) return rc;
   if (*out && !(*out)[0]) *out = NULL;
   if (set) *set = *out != NULL;
-  if (*out && !d->lenient && !dns_label_ok(*out, strlen(*out)))
+  if (*out && !d->lenient && !sy_k8s_dns_label(*out, strlen(*out)))
     return derr(d, sy_yaml_get(m, "namespace"), cat(p, base, "namespace"), "%s must be a lowercase RFC 1123 label",
                 Q(sy_yaml_get(m, "namespace"), q));
   return 0;
@@ -593,7 +556,7 @@ static int decode_class(dctx_t *d, const sy_yaml_node_t *root, sy_gw_class_t *c)
   if ((rc = get_str(d, spec, "spec", "controllerName", true, &c->controller_name))) return rc;
   const char *slash = strchr(c->controller_name, '/');
   if (!d->lenient && (!slash || slash == c->controller_name || !slash[1] ||
-                      !subdomain_ok(c->controller_name, (size_t)(slash - c->controller_name), 253)))
+                      !sy_k8s_dns_subdomain(c->controller_name, (size_t)(slash - c->controller_name), 253)))
     return derr(d, sy_yaml_get(spec, "controllerName"), "spec.controllerName",
                 "%s must be a domain-prefixed path such as example.net/gateway-controller",
                 Q(sy_yaml_get(spec, "controllerName"), q));
@@ -626,7 +589,7 @@ static int decode_listener(dctx_t *d, const sy_yaml_node_t *l, const char *path,
   int rc;
   if ((rc = want_kind(d, l, SY_YAML_MAPPING, path)) || (rc = fields(d, l, path, lfields))) return rc;
   if ((rc = get_str(d, l, path, "name", true, &out->name))) return rc;
-  if (!d->lenient && !subdomain_ok(out->name, strlen(out->name), 253))
+  if (!d->lenient && !sy_k8s_dns_subdomain(out->name, strlen(out->name), 253))
     return derr(d, sy_yaml_get(l, "name"), cat(p, path, "name"), "%s must be a lowercase RFC 1123 subdomain",
                 Q(sy_yaml_get(l, "name"), q));
   if ((rc = get_hostname(d, l, path, "hostname", true, &out->hostname))) return rc;
@@ -1139,7 +1102,7 @@ static int decode_rule(dctx_t *d, const sy_yaml_node_t *r, const char *path, sy_
   out->timeout_request_ms = out->timeout_backend_ms = -1;
   if ((rc = want_kind(d, r, SY_YAML_MAPPING, path)) || (rc = fields(d, r, path, rfields))) return rc;
   if ((rc = get_str(d, r, path, "name", false, &out->name))) return rc;
-  if (out->name && !d->lenient && !subdomain_ok(out->name, strlen(out->name), 253))
+  if (out->name && !d->lenient && !sy_k8s_dns_subdomain(out->name, strlen(out->name), 253))
     return derr(d, sy_yaml_get(r, "name"), cat(p, path, "name"), "%s must be a lowercase RFC 1123 subdomain",
                 Q(sy_yaml_get(r, "name"), q));
 

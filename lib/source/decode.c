@@ -114,48 +114,9 @@ static const char *type_phrase(const sy_yaml_node_t *v) {
 
 /* ------------------------------------------------------------- validators */
 
-static bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-static bool is_alnum(char c) { return is_alnum_lower(c) || (c >= 'A' && c <= 'Z'); }
-
-/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])? */
-static bool dns_label_ok(const char *s, size_t len) {
-  if (len == 0 || !is_alnum_lower(s[0]) || !is_alnum_lower(s[len - 1])) return false;
-  for (size_t i = 0; i < len; i++)
-    if (!is_alnum_lower(s[i]) && s[i] != '-') return false;
-  return true;
+static bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-
-/* RFC 1123 subdomain: labels joined by '.', at most `max` chars in total. */
-static bool dns_subdomain_ok(const char *s, size_t len, size_t max) {
-  if (len == 0 || len > max) return false;
-  size_t start = 0;
-  for (size_t i = 0; i <= len; i++) {
-    if (i == len || s[i] == '.') {
-      if (!dns_label_ok(s + start, i - start)) return false;
-      start = i + 1;
-    }
-  }
-  return true;
-}
-
-/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63 chars (empty allowed
- * only when allow_empty). Shared by label names and label values. */
-static bool label_word_ok(const char *s, size_t len, bool allow_empty) {
-  if (len == 0) return allow_empty;
-  if (len > 63 || !is_alnum(s[0]) || !is_alnum(s[len - 1])) return false;
-  for (size_t i = 0; i < len; i++)
-    if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
-  return true;
-}
-
-/* Kubernetes qualified name: [prefix/]name, prefix a DNS subdomain <= 253. */
-static bool qualified_name_ok(const char *s, size_t len) {
-  const char *slash = memchr(s, '/', len);
-  if (!slash) return label_word_ok(s, len, false);
-  size_t plen = (size_t)(slash - s);
-  return dns_subdomain_ok(s, plen, 253) && label_word_ok(slash + 1, len - plen - 1, false);
-}
-
 static const char MSG_SUBDOMAIN[] =
     "must be a lowercase RFC 1123 subdomain (lower case alphanumerics, '-' or '.', starting and "
     "ending with an alphanumeric, at most 253 characters)";
@@ -270,12 +231,12 @@ static int get_labels(dctx_t *d, const sy_yaml_node_t *m, const char *key, const
     char p[300], q[96];
     snprintf(p, sizeof(p), "%s.%.*s", path, (int)SY_MIN(k->len, 100), k->text);
     if ((rc = want_string(d, k, p))) goto fail;
-    if (!qualified_name_ok(k->text, k->len)) {
+    if (!sy_k8s_qualified_name(k->text, k->len)) {
       rc = derr(d, k, p, "%s %s", QUOTE(k, q), MSG_LABEL_KEY);
       goto fail;
     }
     if ((rc = want_string(d, val, p))) goto fail;
-    if (label_values && !label_word_ok(val->text, val->len, true)) {
+    if (label_values && !sy_k8s_label_word(val->text, val->len, true)) {
       rc = derr(d, val, p, "%s %s", QUOTE(val, q), MSG_LABEL_VALUE);
       goto fail;
     }
@@ -337,8 +298,7 @@ static int decode_meta(dctx_t *d, const sy_yaml_node_t *root, sy_objmeta_t *meta
   if (meta->namespace_name && meta->namespace_name[0] == '\0') SY_FREE(&meta->namespace_name);
   if (meta->namespace_name) {
     const sy_yaml_node_t *v = sy_yaml_get(m, "namespace");
-    if (strlen(meta->namespace_name) > 63 ||
-        !dns_label_ok(meta->namespace_name, strlen(meta->namespace_name))) {
+    if (!sy_k8s_dns_label(meta->namespace_name, strlen(meta->namespace_name))) {
       return derr(d, v, "metadata.namespace",
                   "%s must be a lowercase RFC 1123 label (lower case alphanumerics or '-', "
                   "starting and ending with an alphanumeric, at most 63 characters)",
@@ -350,7 +310,7 @@ static int decode_meta(dctx_t *d, const sy_yaml_node_t *root, sy_objmeta_t *meta
   d->ns = meta->namespace_name;
 
   if ((rc = get_string(d, m, "name", "metadata.name", true, &meta->name))) return rc;
-  if (!dns_subdomain_ok(meta->name, strlen(meta->name), 253)) {
+  if (!sy_k8s_dns_subdomain(meta->name, strlen(meta->name), 253)) {
     const sy_yaml_node_t *v = sy_yaml_get(m, "name");
     return derr(d, v, "metadata.name", "%s %s", QUOTE(v, q), MSG_SUBDOMAIN);
   }
@@ -389,7 +349,7 @@ static int decode_epp_ref(dctx_t *d, const sy_yaml_node_t *ref, sy_pool_t *p) {
   if ((rc = get_string(d, ref, "group", "spec.endpointPickerRef.group", false, &p->epp_group)))
     return rc;
   if (p->epp_group && p->epp_group[0] &&
-      !dns_subdomain_ok(p->epp_group, strlen(p->epp_group), 253)) {
+      !sy_k8s_dns_subdomain(p->epp_group, strlen(p->epp_group), 253)) {
     const sy_yaml_node_t *v = sy_yaml_get(ref, "group");
     return derr(d, v, "spec.endpointPickerRef.group", "%s %s", QUOTE(v, q), MSG_SUBDOMAIN);
   }

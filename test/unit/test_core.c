@@ -123,6 +123,37 @@ START_TEST(test_strings_and_errors) {
 }
 END_TEST
 
+START_TEST(test_k8s_names) {
+  char l63[64], l64[65], big[300];
+  memset(l63, 'a', 63);
+  l63[63] = '\0';
+  memset(l64, 'a', 64);
+  l64[64] = '\0';
+  ck_assert(sy_k8s_dns_label(l63, 63));
+  ck_assert(!sy_k8s_dns_label(l64, 64)); /* namespaces: at most 63 */
+  ck_assert(sy_k8s_dns_label("a-1", 3));
+  ck_assert(!sy_k8s_dns_label("-a", 2) && !sy_k8s_dns_label("a-", 2) && !sy_k8s_dns_label("A", 1));
+  ck_assert(!sy_k8s_dns_label("", 0) && !sy_k8s_dns_label("a.b", 3));
+  ck_assert(sy_k8s_dns_subdomain("a.b-c.d", 7, 253));
+  ck_assert(sy_k8s_dns_subdomain(l64, 64, 253)); /* apimachinery: no per-label limit */
+  ck_assert(!sy_k8s_dns_subdomain("a..b", 4, 253) && !sy_k8s_dns_subdomain(".a", 2, 253));
+  ck_assert(!sy_k8s_dns_subdomain("a.", 2, 253) && !sy_k8s_dns_subdomain("a_b", 3, 253));
+  memset(big, 'a', sizeof(big));
+  ck_assert(sy_k8s_dns_subdomain(big, 253, 253));
+  ck_assert(!sy_k8s_dns_subdomain(big, 254, 253));
+  ck_assert(sy_k8s_label_word("", 0, true) && !sy_k8s_label_word("", 0, false));
+  ck_assert(sy_k8s_label_word("A_b.c-9", 7, false));
+  ck_assert(!sy_k8s_label_word("_a", 2, false) && !sy_k8s_label_word(l64, 64, false));
+  ck_assert(sy_k8s_qualified_name("app", 3));
+  ck_assert(sy_k8s_qualified_name("example.com/App_1", 17));
+  ck_assert(!sy_k8s_qualified_name("Example.com/app", 15)); /* prefix is a subdomain */
+  ck_assert(!sy_k8s_qualified_name("example.com/", 12) && !sy_k8s_qualified_name("/app", 4));
+  ck_assert(!sy_k8s_qualified_name("a/b/c", 5));
+  /* lengths are honoured: an embedded NUL is not a terminator */
+  ck_assert(!sy_k8s_dns_label("ab\0c", 4));
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("core");
@@ -132,6 +163,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_failmalloc);
   tcase_add_test(tc, test_uuid_and_rand);
   tcase_add_test(tc, test_strings_and_errors);
+  tcase_add_test(tc, test_k8s_names);
   suite_add_tcase(s, tc);
   return s;
 }

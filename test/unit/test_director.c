@@ -381,75 +381,15 @@ static sy_gw_table_t *acquire_table(void *ctx) {
   return sy_gw_table_ref(g_table);
 }
 
-START_TEST(test_gateway_decision_outlives_table) {
-  static const char GW[] =
-      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: sy}\n"
-      "spec: {controllerName: sy.dev/gw}\n"
-      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
-      "spec: {gatewayClassName: sy, listeners: [{name: http, port: 80, protocol: HTTP}]}\n"
-      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
-      "spec:\n  parentRefs: [{name: gw}]\n  rules:\n"
-      "  - filters:\n"
-      "    - type: RequestHeaderModifier\n"
-      "      requestHeaderModifier: {set: [{name: x-set, value: s1}], add: [{name: x-add, value: a1}], remove: [x-gone]}\n"
-      "    - type: ResponseHeaderModifier\n"
-      "      responseHeaderModifier: {set: [{name: x-rset, value: r1}], add: [{name: x-radd, value: r2}], "
-      "remove: [x-rgone]}\n"
-      "    - type: URLRewrite\n"
-      "      urlRewrite: {hostname: internal.example.com}\n"
-      "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n";
-  fix_t f;
-  fix_init(&f, WORLD, LEAST);
-  sy_gw_objects_t *o = NULL;
-  sy_gw_error_t gerr;
-  ck_assert_int_eq(sy_gw_objects_load_buffer("gw.yaml", GW, strlen(GW), 0, &o, &gerr), 0);
-  sy_gw_pool_ref_t pools[] = {{.namespace_name = "default", .name = "p", .generation = 1}};
-  sy_gw_input_t in = {.controller_name = "sy.dev/gw",
-                      .ports = (sy_gw_listen_port_t[]){{80, SY_GW_PROTO_HTTP}},
-                      .n_ports = 1,
-                      .pools = pools,
-                      .n_pools = 1};
-  sy_gw_objects_input(o, &in);
-  sy_gw_status_t *st = NULL;
-  ck_assert_int_eq(sy_gw_compute(&in, &st, &g_table), 0);
-  sy_director_free(f.dir);
-  sy_director_routes_t routes = {.acquire = acquire_table, .default_port = 80};
-  sy_director_config_t dc = {.routes = &routes};
-  ck_assert_int_eq(sy_director_new(&f.dir, &dc, f.ds, f.sched), 0);
-
-  sy_extproc_request_t r = request(&f, BODY);
-  const char *keys[] = {":authority", "x-add"}, *values[] = {"gw.example.com", "a0"};
-  r.header_keys = keys;
-  r.header_values = values;
-  r.n_headers = 2;
-  sy_extproc_decision_t d;
-  ck_assert_int_eq(decide(&f, &r, &d), 0);
-  ck_assert_int_eq(d.http_status, 0);
-  /* the table goes away (a publish), then the edits are read */
-  sy_gw_table_unref(g_table);
-  g_table = NULL;
-  sy_gw_status_free(st);
-  sy_gw_objects_free(o);
-  char got[512] = "";
-  for (size_t i = 0; i < d.n_set; i++)
-    snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s=%s;", d.set_keys[i], d.set_values[i]);
-  ck_assert_msg(strstr(got, "x-set=s1;") && strstr(got, "x-add=a0,a1;") &&
-                    strstr(got, ":authority=internal.example.com;"),
-                "request edits: %s", got);
-  ck_assert_uint_eq(d.n_remove, 1);
-  ck_assert_str_eq(d.remove[0], "x-gone");
-  ck_assert_uint_eq(d.n_resp_set, 1);
-  ck_assert_str_eq(d.resp_set_keys[0], "x-rset");
-  ck_assert_str_eq(d.resp_set_values[0], "r1");
-  ck_assert_uint_eq(d.n_resp_add, 1);
-  ck_assert_str_eq(d.resp_add_keys[0], "x-radd");
-  ck_assert_str_eq(d.resp_add_values[0], "r2");
-  ck_assert_uint_eq(d.n_resp_remove, 1);
-  ck_assert_str_eq(d.resp_remove[0], "x-rgone");
-  sy_director_ops.finish(f.dir, d.handle, 200, NULL);
-  fix_cleanup(&f);
-}
-END_TEST
+/* A GatewayClass, Gateway (port 80) and the start of an HTTPRoute attached
+ * to it; the test appends the rules. */
+#define GW_ROUTE_PREAMBLE                                                                      \
+  "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: sy}\n"      \
+  "spec: {controllerName: sy.dev/gw}\n"                                                        \
+  "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"     \
+  "spec: {gatewayClassName: sy, listeners: [{name: http, port: 80, protocol: HTTP}]}\n"        \
+  "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"   \
+  "spec:\n  parentRefs: [{name: gw}]\n  rules:\n"
 
 /* Gateway mode over the pool of WORLD: a director routing by `gw_yaml`. */
 typedef struct gwfix {
@@ -498,16 +438,59 @@ static bool removes(const sy_extproc_decision_t *d, const char *key) {
   return false;
 }
 
+START_TEST(test_gateway_decision_outlives_table) {
+  static const char GW[] =
+      GW_ROUTE_PREAMBLE
+      "  - filters:\n"
+      "    - type: RequestHeaderModifier\n"
+      "      requestHeaderModifier: {set: [{name: x-set, value: s1}], add: [{name: x-add, value: a1}], remove: [x-gone]}\n"
+      "    - type: ResponseHeaderModifier\n"
+      "      responseHeaderModifier: {set: [{name: x-rset, value: r1}], add: [{name: x-radd, value: r2}], "
+      "remove: [x-rgone]}\n"
+      "    - type: URLRewrite\n"
+      "      urlRewrite: {hostname: internal.example.com}\n"
+      "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n";
+  gwfix_t g;
+  gwfix_init(&g, GW);
+  fix_t *f = &g.f;
+
+  sy_extproc_request_t r = request(f, BODY);
+  const char *keys[] = {":authority", "x-add"}, *values[] = {"gw.example.com", "a0"};
+  r.header_keys = keys;
+  r.header_values = values;
+  r.n_headers = 2;
+  sy_extproc_decision_t d;
+  ck_assert_int_eq(decide(f, &r, &d), 0);
+  ck_assert_int_eq(d.http_status, 0);
+  /* the table goes away (a publish), then the edits are read */
+  sy_gw_table_unref(g_table);
+  g_table = NULL;
+  char got[512] = "";
+  for (size_t i = 0; i < d.n_set; i++)
+    snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s=%s;", d.set_keys[i], d.set_values[i]);
+  ck_assert_msg(strstr(got, "x-set=s1;") && strstr(got, "x-add=a0,a1;") &&
+                    strstr(got, ":authority=internal.example.com;"),
+                "request edits: %s", got);
+  ck_assert_uint_eq(d.n_remove, 1);
+  ck_assert_str_eq(d.remove[0], "x-gone");
+  ck_assert_uint_eq(d.n_resp_set, 1);
+  ck_assert_str_eq(d.resp_set_keys[0], "x-rset");
+  ck_assert_str_eq(d.resp_set_values[0], "r1");
+  ck_assert_uint_eq(d.n_resp_add, 1);
+  ck_assert_str_eq(d.resp_add_keys[0], "x-radd");
+  ck_assert_str_eq(d.resp_add_values[0], "r2");
+  ck_assert_uint_eq(d.n_resp_remove, 1);
+  ck_assert_str_eq(d.resp_remove[0], "x-rgone");
+  sy_director_ops.finish(f->dir, d.handle, 200, NULL);
+  gwfix_cleanup(&g);
+}
+END_TEST
+
 /* HTTPRoute timeouts become Envoy's per-request timeout headers; a client's
  * own values are removed when the rule sets none. */
 START_TEST(test_gateway_timeouts) {
   static const char GW[] =
-      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: sy}\n"
-      "spec: {controllerName: sy.dev/gw}\n"
-      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
-      "spec: {gatewayClassName: sy, listeners: [{name: http, port: 80, protocol: HTTP}]}\n"
-      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
-      "spec:\n  parentRefs: [{name: gw}]\n  rules:\n"
+      GW_ROUTE_PREAMBLE
       "  - matches: [{path: {type: PathPrefix, value: /both}}]\n"
       "    timeouts: {request: 2m, backendRequest: 1s500ms}\n"
       "    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: p}]\n"
