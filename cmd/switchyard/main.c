@@ -280,6 +280,13 @@ static void collect_kube(sy_metrics_writer_t *w, void *ctx) {
   sy_metrics_write_counter(w, "switchyard_kube_request_errors_total", "Failed list/watch requests, per resource.", L,
                            pools, 1, (double)st.pools.errors);
   sy_metrics_write_counter(w, "switchyard_kube_request_errors_total", NULL, L, pods, 1, (double)st.pods.errors);
+  sy_metrics_write_counter(w, "switchyard_kube_source_walks_total",
+                           "Rebuilds of the endpoint set's inputs after a relevant change (changes to pods outside "
+                           "the pool's selector cause none).",
+                           NULL, NULL, 0, (double)st.walks);
+  sy_metrics_write_counter(w, "switchyard_kube_source_publishes_total",
+                           "Object sets handed to the controller (walks that found a relevant difference).", NULL, NULL,
+                           0, (double)st.publishes);
 }
 
 /* Leadership for /metrics, in every mode that elects (EPP and gateway). */

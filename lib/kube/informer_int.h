@@ -113,6 +113,8 @@ struct sy_kube_reflector {
   sy_kube_decode_fn decode;
   sy_kube_free_fn free_fn;
   void *ctx;
+  bool (*relevant)(void *relevant_ctx, const void *old_value, const void *new_value);
+  void *relevant_ctx;
   unsigned watch_timeout_s, backoff_min_ms, backoff_max_ms;
   size_t max_event_bytes;
 

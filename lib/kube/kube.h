@@ -163,6 +163,14 @@ typedef struct sy_kube_reflector_config {
   sy_kube_decode_fn decode;
   sy_kube_free_fn free;
   void *ctx;
+  /* Optional: does a change matter to on_change? Called on the informer
+   * thread for every ADDED/MODIFIED/DELETED applied to the cache, with the
+   * value replaced or removed (NULL when none) and the new one (NULL on
+   * delete), both valid for the call only. false: the cache is updated but
+   * the change alone does not trigger on_change (a LIST always does). NULL:
+   * every change matters. */
+  bool (*relevant)(void *relevant_ctx, const void *old_value, const void *new_value);
+  void *relevant_ctx;
 } sy_kube_reflector_config_t;
 
 typedef struct sy_kube_informer sy_kube_informer_t;
@@ -212,7 +220,8 @@ void sy_kube_informer_free(sy_kube_informer_t *inf);
 /* True once every reflector has completed a LIST. Any thread. */
 bool sy_kube_informer_synced(const sy_kube_informer_t *inf);
 
-/* Cache access (informer thread inside on_change, or after stop). Objects
+/* Cache access (informer thread: inside on_change or a relevant callback;
+ * or after stop). Objects
  * are keyed "namespace/name" ("name" when cluster-scoped). foreach visits in
  * no particular order. */
 size_t sy_kube_reflector_size(const sy_kube_reflector_t *r);
@@ -273,6 +282,8 @@ typedef struct sy_kube_source_stats {
   bool synced;           /* every reflector listed once */
   bool objectives_served, rewrites_served;
   uint64_t publishes;    /* sets handed to on_load */
+  uint64_t walks;        /* cache walks after a relevant change (pods outside
+                            the selector cause none) */
   sy_kube_reflector_stats_t pools, pods;
 } sy_kube_source_stats_t;
 void sy_kube_source_stats(const sy_kube_source_t *s, sy_kube_source_stats_t *out);

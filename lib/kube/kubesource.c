@@ -42,6 +42,7 @@ struct sy_kube_source {
   bool published;
   uint64_t last_hash;
   _Atomic uint64_t publishes;
+  _Atomic uint64_t walks;
 };
 
 /* ------------------------------------------------------------- selectors */
@@ -304,16 +305,35 @@ static int synth_pool(const sy_kube_source_t *s, sy_pool_t *p) {
   return 0;
 }
 
+/* The pool as the caches have it now (endpoint-selector mode: *synth). */
+static const sy_pool_t *current_pool(const sy_kube_source_t *s, sy_pool_t *synth) {
+  if (s->n_sel) {
+    synth_pool(s, synth);
+    return synth;
+  }
+  return sy_kube_reflector_get(s->pools, s->ns, s->pool_name);
+}
+
+static bool pod_selected(const sy_kube_source_t *s, const sy_pool_t *pool, const sy_pod_t *p) {
+  return p && !strcmp(p->meta.namespace_name, s->ns) &&
+         sy_labels_match(pool->selector, pool->n_selector, p->meta.labels, p->meta.n_labels);
+}
+
+/* A pod change matters only when the pod is selected before or after it:
+ * churn among the namespace's other pods costs no walk over the cache. A
+ * selector change comes with a pool change, which always walks. */
+static bool pod_relevant(void *ctx, const void *old_value, const void *new_value) {
+  const sy_kube_source_t *s = ctx;
+  sy_pool_t synth;
+  const sy_pool_t *pool = current_pool(s, &synth);
+  return pool && (pod_selected(s, pool, old_value) || pod_selected(s, pool, new_value));
+}
+
 static void on_change(void *ctx) {
   sy_kube_source_t *s = ctx;
   sy_pool_t synth;
-  const sy_pool_t *pool = NULL;
-  if (s->n_sel) {
-    synth_pool(s, &synth);
-    pool = &synth;
-  } else {
-    pool = sy_kube_reflector_get(s->pools, s->ns, s->pool_name);
-  }
+  const sy_pool_t *pool = current_pool(s, &synth);
+  atomic_fetch_add(&s->walks, 1);
   walk_t w = {.s = s};
   walk(&w, pool);
   uint64_t h = w.dg.sum ^ (w.dg.mix * 31) ^ w.dg.n;
@@ -388,7 +408,9 @@ static int add_reflector(sy_kube_source_t *s, const char *name, const char *path
                                    .field_selector = field_selector,
                                    .decode = sy_kube_decode_source,
                                    .free = sy_kube_free_source,
-                                   .ctx = (void *)(uintptr_t)kind};
+                                   .ctx = (void *)(uintptr_t)kind,
+                                   .relevant = kind == SY_KIND_POD ? pod_relevant : NULL,
+                                   .relevant_ctx = s};
   return sy_kube_informer_add(s->inf, &rc, out);
 }
 
@@ -494,6 +516,7 @@ void sy_kube_source_stats(const sy_kube_source_t *s, sy_kube_source_stats_t *out
   out->objectives_served = s->obj_served;
   out->rewrites_served = s->rw_served;
   out->publishes = atomic_load(&((sy_kube_source_t *)s)->publishes);
+  out->walks = atomic_load(&((sy_kube_source_t *)s)->walks);
   if (s->pools) sy_kube_reflector_stats(s->pools, &out->pools);
   if (s->pods) sy_kube_reflector_stats(s->pods, &out->pods);
 }

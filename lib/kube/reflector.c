@@ -262,6 +262,8 @@ int sy_kube__reflector_new(sy_kube_reflector_t **out, const sy_kube_reflector_co
   r->decode = cfg->decode;
   r->free_fn = cfg->free;
   r->ctx = cfg->ctx;
+  r->relevant = cfg->relevant;
+  r->relevant_ctx = cfg->relevant_ctx;
   sy_kube_informer_config_t ic = icfg ? *icfg : (sy_kube_informer_config_t){0};
   r->watch_timeout_s = ic.watch_timeout_s ? ic.watch_timeout_s : DEFAULT_WATCH_TIMEOUT_S;
   r->max_event_bytes = ic.max_event_bytes ? ic.max_event_bytes : DEFAULT_MAX_EVENT_BYTES;
@@ -520,14 +522,14 @@ sy_kube__abort_t sy_kube__reflector_apply_event(sy_kube_reflector_t *r, const sy
       free_value(r, val);
       return SY_KUBE__ABORT_BACKOFF; /* RV not advanced: the event comes again */
     }
+    if (!r->relevant || r->relevant(r->relevant_ctx, old, val)) r->changed = true;
     free_value(r, old);
-    r->changed = true;
     STAT_ADD(r, events, 1);
     break;
   case SY_KUBE_EV_DELETED:
     if (sy_kube__map_del(&r->cache, ev->namespace_name, ev->name, &old)) {
+      if (!r->relevant || r->relevant(r->relevant_ctx, old, NULL)) r->changed = true;
       free_value(r, old);
-      r->changed = true;
     }
     STAT_ADD(r, events, 1);
     break;

@@ -256,6 +256,29 @@ START_TEST(test_controller_converges) {
                    0);
   expect_endpoints(&e, "a-rank-0@127.0.0.2:8000,b-rank-0@127.0.0.3:8000", "label matches again");
 
+  /* churn among pods the pool does not select costs no walk over the cache;
+   * a change to a selected pod does */
+  double walks0 = metric(&e, "switchyard_kube_source_walks_total");
+  double events0 = metric(&e, "switchyard_kube_watch_events_total{resource=\"pods\"}");
+  ck_assert(walks0 >= 1 && events0 >= 1);
+  for (int i = 0; i < 5; i++) {
+    char patch[128];
+    snprintf(patch, sizeof(patch), "{\"metadata\":{\"annotations\":{\"churn\":\"%d\"}}}", i);
+    ck_assert_int_eq(sy_kubeapi_patch(&K, "/api/v1/namespaces/" NS "/pods/other", patch), 0);
+  }
+  uint64_t until = sy_now_ns() + (uint64_t)CONVERGE_MS * 1000000ull;
+  while (metric(&e, "switchyard_kube_watch_events_total{resource=\"pods\"}") < events0 + 5 && sy_now_ns() < until)
+    sy_sleep_ms(20);
+  ck_assert_msg(metric(&e, "switchyard_kube_watch_events_total{resource=\"pods\"}") >= events0 + 5,
+                "the 5 pod events did not arrive");
+  ck_assert_msg(metric(&e, "switchyard_kube_source_walks_total") == walks0, "walks %g -> %g for unselected pods", walks0,
+                metric(&e, "switchyard_kube_source_walks_total"));
+  ck_assert_int_eq(sy_kubeapi_patch(&K, "/api/v1/namespaces/" NS "/pods/b", "{\"metadata\":{\"annotations\":{\"churn\":\"1\"}}}"),
+                   0);
+  until = sy_now_ns() + (uint64_t)CONVERGE_MS * 1000000ull;
+  while (metric(&e, "switchyard_kube_source_walks_total") == walks0 && sy_now_ns() < until) sy_sleep_ms(20);
+  ck_assert_msg(metric(&e, "switchyard_kube_source_walks_total") > walks0, "a selected pod's change did not walk");
+
   /* pool port change: two target ports -> two ranks per pod */
   ck_assert_int_eq(sy_kubeapi_patch(&K, POOL_PATH, "{\"spec\":{\"targetPorts\":[{\"number\":8000},{\"number\":8001}]}}"),
                    0);
