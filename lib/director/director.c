@@ -227,6 +227,8 @@ static int decide_pool(sy_director_t *d, const sy_extproc_request_t *req, sy_ext
       if (rrc) return rrc;
       out->body = nb;
       out->body_len = nlen;
+      out->model_requested = oreq.model;
+      out->model_served = target;
       oreq.model = (char *)target;
       ev->target_model = oreq.model;
     }

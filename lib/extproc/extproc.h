@@ -98,6 +98,12 @@ typedef struct sy_extproc_decision {
   /* A 3xx http_status with this Location is a redirect: answered with an
    * empty body instead of the "inference error" text. */
   const char *location;
+  /* Set when the model was rewritten (InferenceModelRewrite or the rewrite
+   * header): the name sent upstream and the one the client asked for.
+   * Response bodies get "model":"<served>" turned back into <requested>,
+   * as upstream, and lose their content-length. */
+  const char *model_served;
+  const char *model_requested;
 } sy_extproc_decision_t;
 
 typedef struct sy_extproc_usage {

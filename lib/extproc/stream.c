@@ -66,6 +66,11 @@ struct sy_extproc_stream {
   bool resp_body_truncated;
   sy_openai_sse_t sse;
   bool sse_active;
+  /* model rewrite: names from the decision (request arena) and, once the
+   * response headers came, the reverse rewriter of the body */
+  const char *model_served, *model_requested;
+  sy_openai_unrewrite_t unrw;
+  bool unrw_active;
 };
 
 /* ------------------------------------------------------------ allocation */
@@ -112,6 +117,7 @@ void sy_extproc_stream_free(sy_extproc_stream_t *s) {
   sy_buf_cleanup(&s->body);
   sy_buf_cleanup(&s->resp_body);
   if (s->sse_active) sy_openai_sse_cleanup(&s->sse);
+  if (s->unrw_active) sy_openai_unrewrite_cleanup(&s->unrw);
   sy_arena_cleanup(&s->scratch);
   sy_arena_cleanup(&s->arena);
   sy_free(s);
@@ -335,6 +341,10 @@ static void decide_and_answer(sy_extproc_stream_t *s, bool body_eos) {
     s->decided = true;
     s->handle = d.handle;
   }
+  if (d.model_served && d.model_requested && strcmp(d.model_served, d.model_requested) != 0) {
+    s->model_served = d.model_served;
+    s->model_requested = d.model_requested;
+  }
   if (d.n_resp_set || d.n_resp_add || d.n_resp_remove) {
     sy_extproc_decision_t *keep = sy_arena_alloc(&s->arena, sizeof(*keep));
     if (keep) *keep = d;
@@ -537,6 +547,10 @@ static void on_response_headers(sy_extproc_stream_t *s, const pb_headers_t *h) {
     sy_openai_sse_init(&s->sse, 1 << 20);
     s->sse_active = true;
   }
+  /* A rewritten model is turned back in the body, whose length then
+   * changes: the upstream's content-length must go. */
+  if (s->model_served && !s->unrw_active)
+    s->unrw_active = sy_openai_unrewrite_init(&s->unrw, s->model_served, s->model_requested) == 0;
   const sy_extproc_decision_t *m = s->resp_mut;
   size_t cap = 1 + (m ? m->n_resp_set + m->n_resp_add : 0);
   pb_hvo_t **set = sy_arena_alloc(&s->scratch, sizeof(*set) * cap);
@@ -571,9 +585,13 @@ static void on_response_headers(sy_extproc_stream_t *s, const pb_headers_t *h) {
   pb_hmut_t hm = ENVOY__SERVICE__EXT_PROC__V3__HEADER_MUTATION__INIT;
   hm.set_headers = set;
   hm.n_set_headers = nset;
-  if (m) {
-    hm.remove_headers = (char **)m->resp_remove;
-    hm.n_remove_headers = m->n_resp_remove;
+  size_t n_rm = m ? m->n_resp_remove : 0;
+  char **rm = sy_arena_alloc(&s->scratch, sizeof(*rm) * (n_rm + 1));
+  if (rm) {
+    for (size_t i = 0; i < n_rm; i++) rm[i] = (char *)m->resp_remove[i];
+    if (s->unrw_active) rm[n_rm++] = (char *)"content-length";
+    hm.remove_headers = rm;
+    hm.n_remove_headers = n_rm;
   }
   pb_common_t common = ENVOY__SERVICE__EXT_PROC__V3__COMMON_RESPONSE__INIT;
   common.header_mutation = &hm;
@@ -605,6 +623,14 @@ static void complete_response(sy_extproc_stream_t *s) {
   finish_decision(s, &usage);
 }
 
+/* Bytes the reverse rewriter still holds go out now (the body ends with
+ * trailers, or the rewriter gives up). */
+static void flush_unrewrite(sy_extproc_stream_t *s) {
+  if (!s->unrw_active || !s->unrw.carry_len) return;
+  emit_streamed_body(s, false, (const uint8_t *)s->unrw.carry, s->unrw.carry_len, false);
+  s->unrw.carry_len = 0;
+}
+
 static void on_response_body(sy_extproc_stream_t *s, const pb_body_t *b) {
   const char *data = (const char *)b->body.data;
   size_t len = b->body.len;
@@ -617,7 +643,20 @@ static void on_response_body(sy_extproc_stream_t *s, const pb_body_t *b) {
       sy_buf_cleanup(&s->resp_body);
     }
   }
-  emit_streamed_body(s, false, b->body.data, b->body.len, b->end_of_stream);
+  const uint8_t *out = b->body.data;
+  size_t out_len = b->body.len;
+  if (s->unrw_active) {
+    const char *t;
+    if (sy_openai_unrewrite_feed(&s->unrw, data, len, b->end_of_stream, &t, &out_len) == 0) {
+      out = (const uint8_t *)t;
+    } else { /* out of memory: pass the rest through untouched */
+      flush_unrewrite(s);
+      sy_openai_unrewrite_cleanup(&s->unrw);
+      s->unrw_active = false;
+      out_len = b->body.len;
+    }
+  }
+  emit_streamed_body(s, false, out, out_len, b->end_of_stream);
   if (b->end_of_stream) complete_response(s);
 }
 
@@ -688,6 +727,7 @@ static void handle(sy_extproc_stream_t *s, const pb_req_t *m) {
       break;
     case PB_REQ(RESPONSE_TRAILERS):
       if (s->phase != PHASE_ROUTED) break;
+      flush_unrewrite(s);
       send_trailers_response(s, false);
       complete_response(s);
       break;

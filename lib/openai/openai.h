@@ -105,4 +105,27 @@ void sy_openai_sse_feed(sy_openai_sse_t *s, const char *data, size_t len);
 void sy_openai_sse_finish(sy_openai_sse_t *s);
 void sy_openai_sse_cleanup(sy_openai_sse_t *s);
 
+/* Streaming reverse of a model rewrite, as upstream: in response bodies
+ * `"model":"<served>"` and `"model": "<served>"` become the same with
+ * <requested>. Chunk borders may split a pattern: the few bytes that could
+ * start one are held back until the next chunk decides (or the end of the
+ * stream flushes them). */
+typedef struct sy_openai_unrewrite {
+  char *pat[2], *rep[2]; /* owned */
+  size_t pat_len[2], rep_len[2];
+  char *carry;           /* owned, < the longest pattern */
+  size_t carry_len;
+  sy_buf_t out, work;
+} sy_openai_unrewrite_t;
+
+/* 0, SY_EINVAL (empty or over-long names) or -ENOMEM. */
+int sy_openai_unrewrite_init(sy_openai_unrewrite_t *u, const char *served, const char *requested);
+/* Transforms one chunk; *out (valid until the next call) may be shorter
+ * than `len` by what is held back, and is empty (*out_len 0) when all of it
+ * is. With eos the held bytes are flushed. 0, -ENOMEM or SY_ETOOBIG (a
+ * chunk over 1 GiB). */
+int sy_openai_unrewrite_feed(sy_openai_unrewrite_t *u, const char *data, size_t len, bool eos, const char **out,
+                             size_t *out_len);
+void sy_openai_unrewrite_cleanup(sy_openai_unrewrite_t *u);
+
 #endif /* SY_OPENAI_H */

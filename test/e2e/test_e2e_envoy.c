@@ -14,6 +14,7 @@
  * Check runs in no-fork mode: the stack lives in this process.
  */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -205,6 +206,45 @@ static void stack_teardown(void) { sy_e2e_stack_stop(&S.e); }
 #define REQUIRE_STACK() sy_e2e_require_up(&S.e)
 
 /* ------------------------------------------------------------------ tests */
+
+/* A model rewrite (here by the x-gateway-model-name-rewrite header) is
+ * undone in the response, as upstream: the client sees the name it asked
+ * for, in a complete body (content-length dropped, Envoy re-frames it),
+ * streamed or not. */
+START_TEST(test_model_rewrite_back) {
+  REQUIRE_STACK();
+  for (int stream = 0; stream < 2; stream++) {
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"model\":\"alias-model\",\"prompt\":\"rewrite me back\",\"max_tokens\":4,\"stream\":%s}",
+             stream ? "true" : "false");
+    sy_e2e_resp_t r;
+    sy_e2e_resp_init(&r);
+    CURL *c = sy_e2e_req_new(S.e.base_url, "/v1/completions", body, strlen(body), 30000, &r);
+    ck_assert_ptr_nonnull(c);
+    r.hdrs = curl_slist_append(r.hdrs, "x-gateway-model-name-rewrite: " MODEL);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, r.hdrs);
+    sy_e2e_req_finish(c, curl_easy_perform(c), &r);
+    curl_easy_cleanup(c);
+    const char *text = sy_e2e_resp_text(&r);
+    ck_assert_msg(r.cerr == CURLE_OK && r.status == 200, "stream=%d: curl %d, HTTP %ld: %.300s", stream, r.cerr,
+                  r.status, text);
+    ck_assert_msg(strstr(text, "\"model\":\"alias-model\"") && !strstr(text, "\"model\":\"" MODEL "\""),
+                  "stream=%d: model not rewritten back: %.400s", stream, text);
+    if (!stream) {
+      cJSON *j = cJSON_Parse(text);
+      ck_assert_msg(j != NULL, "not JSON: %.300s", text);
+      ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "model")), "alias-model");
+      ck_assert_ptr_nonnull(cJSON_GetObjectItem(j, "usage"));
+      cJSON_Delete(j);
+    } else {
+      ck_assert_msg(strstr(text, "data: [DONE]") != NULL, "stream cut short: %.400s", text);
+    }
+    sy_e2e_resp_cleanup(&r);
+  }
+  fprintf(stderr, "e2e: model rewrite undone in the response (JSON and SSE)\n");
+}
+END_TEST
 
 START_TEST(test_large_body) {
   REQUIRE_STACK();
@@ -436,6 +476,7 @@ END_TEST
 static Suite *e2e_suite(void) {
   Suite *s = suite_create(S.tls ? "e2e_envoy_tls" : "e2e_envoy_plaintext");
   TCase *tc = sy_e2e_chain_tcase(&S.e, stack_setup, stack_teardown);
+  tcase_add_test(tc, test_model_rewrite_back);
   tcase_add_test(tc, test_large_body);
   tcase_add_test(tc, test_concurrent);
   tcase_add_test(tc, test_metrics_page);

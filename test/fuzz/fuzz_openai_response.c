@@ -6,6 +6,8 @@
  *   bits 1-3  SSE chunking: 1, 2, 3, 5, 17, 64, 4096 bytes, or 7 = sizes
  *             taken from the data itself
  *   bit 6     small max_line (64) instead of 64 KiB
+ *   bit 7     instead: the reverse model rewrite (served "m" -> "req-model"),
+ *             chunked as above; chunked output must equal one-shot output
  * ASCII '0' is a JSON body, '1' an SSE stream fed byte by byte, '9' in
  * 16-byte... see the table; 'O' data-driven chunks with max_line 64.
  *
@@ -44,6 +46,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   static const size_t sizes[] = {1, 2, 3, 5, 17, 64, 4096, 0};
   size_t chunk = sizes[(sel >> 1) & 7];
+
+  if (sel & 0x80) {
+    sy_openai_unrewrite_t whole, parts;
+    check(sy_openai_unrewrite_init(&whole, "m", "req-model") == 0);
+    check(sy_openai_unrewrite_init(&parts, "m", "req-model") == 0);
+    const char *o;
+    size_t want_len, olen, got_len = 0;
+    check(sy_openai_unrewrite_feed(&whole, body, len, true, &o, &want_len) == 0);
+    check(whole.carry_len == 0);
+    char *got = malloc(want_len + 1);
+    check(got != NULL);
+    size_t off = 0;
+    do {
+      size_t n = chunk ? chunk : off < len ? 1u + (size_t)((uint8_t)body[off] % 31u) : 0;
+      if (n > len - off) n = len - off;
+      check(sy_openai_unrewrite_feed(&parts, body + off, n, off + n == len, &o, &olen) == 0);
+      check(got_len + olen <= want_len);
+      memcpy(got + got_len, o, olen);
+      got_len += olen;
+      off += n;
+    } while (off < len);
+    check(parts.carry_len == 0);
+    check(got_len == want_len && memcmp(got, whole.out.data ? whole.out.data : "", got_len) == 0);
+    free(got);
+    sy_openai_unrewrite_cleanup(&whole);
+    sy_openai_unrewrite_cleanup(&parts);
+    return 0;
+  }
   size_t max_line = (sel & 0x40) ? 64 : 65536;
 
   sy_openai_sse_t whole, parts;

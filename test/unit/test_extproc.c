@@ -21,6 +21,7 @@ typedef struct fake_dir {
   int status; /* error to answer with, 0 = route */
   const char *dest;
   const char *new_body;
+  const char *served, *requested; /* model rewrite to report */
   int last_finish_status;
   sy_extproc_usage_t last_usage;
   int handle_token;
@@ -42,6 +43,8 @@ static int fake_decide(void *ctx, const sy_extproc_request_t *req, sy_extproc_de
     out->body = f->new_body;
     out->body_len = strlen(f->new_body);
   }
+  out->model_served = f->served;
+  out->model_requested = f->requested;
   out->handle = &f->handle_token;
   return 0;
 }
@@ -464,6 +467,41 @@ START_TEST(test_sse_usage) {
 }
 END_TEST
 
+/* After a model rewrite the response body names the model the client asked
+ * for again (chunk borders inside the pattern included), and the response
+ * loses its content-length. */
+START_TEST(test_response_model_unrewritten) {
+  fake_dir_t f = {.served = "served-model", .requested = "m"};
+  sink_t sk = {0};
+  sy_extproc_stream_t *st = sy_extproc_stream_new(&CFG, &FAKE_OPS, &f, sink_emit, &sk);
+  send_headers(st, false, POST_HDRS, 4, false);
+  send_body(st, false, BODY, strlen(BODY), true);
+  int before = sk.n;
+  const hdr_t rh[] = {{":status", "200"}, {"content-type", "application/json"}, {"content-length", "60"}};
+  send_headers(st, true, rh, 3, false);
+  ck_assert_int_eq(sk.n, before + 1);
+  const Envoy__Service__ExtProc__V3__HeaderMutation *hm = sk.out[before]->response_headers->response->header_mutation;
+  ck_assert_ptr_nonnull(hm);
+  bool removed = false;
+  for (size_t i = 0; i < hm->n_remove_headers; i++) removed = removed || !strcmp(hm->remove_headers[i], "content-length");
+  ck_assert_msg(removed, "content-length kept");
+  const char *body = "{\"id\":\"cmpl-1\",\"model\":\"served-model\",\"choices\":[{\"text\":\"hi\"}]}";
+  size_t len = strlen(body), cut = 20; /* inside "model":"served-model" */
+  send_body(st, true, body, cut, false);
+  send_body(st, true, body + cut, len - cut, true);
+  char got[256] = "";
+  for (int i = before + 1; i < sk.n; i++) {
+    const Envoy__Service__ExtProc__V3__StreamedBodyResponse *sr = streamed(sk.out[i]);
+    strncat(got, (const char *)sr->body.data, SY_MIN(sr->body.len, sizeof(got) - strlen(got) - 1));
+    ck_assert(sr->end_of_stream == (i == sk.n - 1));
+  }
+  ck_assert_str_eq(got, "{\"id\":\"cmpl-1\",\"model\":\"m\",\"choices\":[{\"text\":\"hi\"}]}");
+  ck_assert_int_eq(f.finishes, 1);
+  sy_extproc_stream_free(st);
+  sink_clear(&sk);
+}
+END_TEST
+
 START_TEST(test_observability_mode_silent) {
   fake_dir_t f = {0};
   sink_t sk = {0};
@@ -520,6 +558,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_subset_hint_list_and_string);
   tcase_add_test(tc, test_trailers_end_body);
   tcase_add_test(tc, test_sse_usage);
+  tcase_add_test(tc, test_response_model_unrewritten);
   tcase_add_test(tc, test_observability_mode_silent);
   tcase_add_test(tc, test_garbage_rejected);
   tcase_add_test(tc, test_cancel_releases_decision);

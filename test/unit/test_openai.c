@@ -846,6 +846,76 @@ START_TEST(test_sse_garbage) {
 }
 END_TEST
 
+/* Feeds `in` in pieces of `step` bytes (0: one piece) and returns the
+ * concatenated output (static buffer). */
+static const char *unrewrite_all(const char *served, const char *req, const char *in, size_t step) {
+  static char acc[4096];
+  sy_openai_unrewrite_t u;
+  ck_assert_int_eq(sy_openai_unrewrite_init(&u, served, req), 0);
+  size_t len = strlen(in), off = 0, n_acc = 0;
+  do {
+    size_t n = step ? step : len;
+    if (n > len - off) n = len - off;
+    const char *o;
+    size_t olen;
+    ck_assert_int_eq(sy_openai_unrewrite_feed(&u, in + off, n, off + n == len, &o, &olen), 0);
+    ck_assert_uint_lt(n_acc + olen, sizeof(acc));
+    memcpy(acc + n_acc, o, olen);
+    n_acc += olen;
+    off += n;
+  } while (off < len);
+  acc[n_acc] = '\0';
+  ck_assert_uint_eq(u.carry_len, 0);
+  sy_openai_unrewrite_cleanup(&u);
+  return acc;
+}
+
+START_TEST(test_unrewrite) {
+  /* both spellings upstream replaces; nothing else */
+  ck_assert_str_eq(unrewrite_all("served-m", "asked", "{\"id\":\"x\",\"model\":\"served-m\",\"n\":1}", 0),
+                   "{\"id\":\"x\",\"model\":\"asked\",\"n\":1}");
+  ck_assert_str_eq(unrewrite_all("served-m", "asked", "{\"model\": \"served-m\"}", 0), "{\"model\": \"asked\"}");
+  ck_assert_str_eq(unrewrite_all("served-m", "asked", "{\"model\":\"served-m2\",\"x\":\"served-m\"}", 0),
+                   "{\"model\":\"served-m2\",\"x\":\"served-m\"}");
+  ck_assert_str_eq(unrewrite_all("m", "a-much-longer-name", "\"model\":\"m\"\"model\":\"m\"", 0),
+                   "\"model\":\"a-much-longer-name\"\"model\":\"a-much-longer-name\"");
+  /* an SSE stream split at every byte boundary gives the one-piece result */
+  const char *sse = "data: {\"id\":\"c\",\"model\":\"served-m\",\"choices\":[{\"text\":\"\\\"model\\\"\"}]}\n\n"
+                    "data: {\"id\":\"c\",\"model\": \"served-m\",\"usage\":null}\n\ndata: [DONE]\n\n";
+  char want[1024];
+  snprintf(want, sizeof(want), "%s", unrewrite_all("served-m", "asked", sse, 0));
+  ck_assert_ptr_nonnull(strstr(want, "\"model\":\"asked\""));
+  ck_assert_ptr_nonnull(strstr(want, "\"model\": \"asked\""));
+  ck_assert_ptr_null(strstr(want, "served-m"));
+  for (size_t step = 1; step < strlen(sse); step++)
+    ck_assert_msg(strcmp(unrewrite_all("served-m", "asked", sse, step), want) == 0, "step %zu", step);
+  /* a prefix left at the end of the stream is emitted as it was */
+  ck_assert_str_eq(unrewrite_all("served-m", "asked", "x\"model\":\"serv", 1), "x\"model\":\"serv");
+  /* held bytes wait for the next chunk, then go out unchanged */
+  sy_openai_unrewrite_t u;
+  ck_assert_int_eq(sy_openai_unrewrite_init(&u, "served-m", "asked"), 0);
+  const char *o;
+  size_t olen;
+  ck_assert_int_eq(sy_openai_unrewrite_feed(&u, "ab\"mod", 6, false, &o, &olen), 0);
+  ck_assert_uint_eq(olen, 2);
+  ck_assert_int_eq(memcmp(o, "ab", 2), 0);
+  ck_assert_uint_eq(u.carry_len, 4);
+  ck_assert_int_eq(sy_openai_unrewrite_feed(&u, "e", 1, false, &o, &olen), 0);
+  ck_assert_uint_eq(olen, 0); /* "mode still starts a pattern */
+  ck_assert_int_eq(sy_openai_unrewrite_feed(&u, "x", 1, false, &o, &olen), 0);
+  ck_assert_uint_eq(olen, 6);
+  ck_assert_int_eq(memcmp(o, "\"modex", 6), 0);
+  ck_assert_uint_eq(u.carry_len, 0);
+  sy_openai_unrewrite_cleanup(&u);
+  /* bad names */
+  ck_assert_int_eq(sy_openai_unrewrite_init(&u, "", "x"), SY_EINVAL);
+  char big[600];
+  memset(big, 'm', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  ck_assert_int_eq(sy_openai_unrewrite_init(&u, big, "x"), SY_EINVAL);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("openai");
   TCase *tc = tcase_create("path");
@@ -899,6 +969,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_sse_overlong_line);
   tcase_add_test(tc, test_sse_finish);
   tcase_add_test(tc, test_sse_garbage);
+  tcase_add_test(tc, test_unrewrite);
   suite_add_tcase(s, tc);
   return s;
 }
