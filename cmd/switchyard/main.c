@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,7 @@ static const sy_flag_t FLAGS[] = {
 typedef struct app {
   bool leader_election;
   sy_gwctl_t *gw;
+  sy_gwctl_t *_Atomic gw_started; /* gw once started: the lease thread kicks it */
   sy_kube_lease_t *lease;
   sy_kube_source_t *kube;
   sy_datastore_t *ds;
@@ -298,6 +300,14 @@ static void collect_leader(sy_metrics_writer_t *w, void *ctx) {
 
 static sy_gw_table_t *routes_acquire(void *ctx) { return sy_gwctl_table(((app_t *)ctx)->gw); }
 
+/* A new gateway leader writes status at once, not at the writer's next
+ * periodic check. Lease thread. */
+static void on_gateway_leadership(void *ctx, bool leader) {
+  app_t *app = ctx;
+  sy_gwctl_t *gw = atomic_load(&app->gw_started);
+  if (leader && gw) sy_gwctl_kick_status(gw);
+}
+
 /* Status writes: the leader only (every replica when not electing). */
 static bool may_write_status(void *ctx) {
   app_t *app = ctx;
@@ -478,7 +488,9 @@ int main(int argc, char **argv) {
                                    .name = "switchyard-gateway-controller",
                                    .lease_duration_ms = (unsigned)o.le_duration_ms,
                                    .renew_deadline_ms = (unsigned)o.le_deadline_ms,
-                                   .retry_period_ms = (unsigned)o.le_retry_ms};
+                                   .retry_period_ms = (unsigned)o.le_retry_ms,
+                                   .on_change = on_gateway_leadership,
+                                   .ctx = &app};
     if (sy_kube_lease_start(&app.lease, kclient, &lcfg, err, sizeof(err)) != 0) {
       fprintf(stderr, "switchyard: %s\n", err);
       goto out;
@@ -499,6 +511,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "switchyard: gateway mode: %s\n", err);
       goto out;
     }
+    atomic_store(&app.gw_started, app.gw);
   } else if (o.manifests[0]) {
     sy_source_error_t serr;
     memset(&serr, 0, sizeof(serr));

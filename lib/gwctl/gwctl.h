@@ -64,6 +64,10 @@ sy_gw_table_t *sy_gwctl_table(sy_gwctl_t *g);
 /* True once the first table has been published. Any thread. */
 bool sy_gwctl_synced(const sy_gwctl_t *g);
 
+/* Wakes the status writer to ask may_write again now (leadership was just
+ * gained), instead of at its next periodic check. Any thread. */
+void sy_gwctl_kick_status(sy_gwctl_t *g);
+
 typedef struct sy_gwctl_stats {
   uint64_t tables;          /* tables published */
   uint64_t status_writes;   /* status updates written */

@@ -44,6 +44,7 @@ struct sy_gwctl {
   pthread_mutex_t st_mu;
   pthread_cond_t st_cv;
   bool st_stop;              /* under st_mu */
+  bool st_kick;              /* under st_mu: re-check may_write now */
   sy_gw_status_t *st_pending; /* under st_mu: newest status not yet taken */
   /* status thread only */
   sy_gw_status_t *st_current; /* what we are (re)trying to write */

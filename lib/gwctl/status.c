@@ -523,7 +523,7 @@ static void *status_main(void *arg) {
   sy_gwctl_t *g = arg;
   for (;;) {
     pthread_mutex_lock(&g->st_mu);
-    if (!g->st_stop && !g->st_pending) {
+    if (!g->st_stop && !g->st_pending && !g->st_kick) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       unsigned ms = g->st_done ? RECHECK_MS : RETRY_MS;
@@ -533,6 +533,7 @@ static void *status_main(void *arg) {
       pthread_cond_timedwait(&g->st_cv, &g->st_mu, &ts);
     }
     bool stop = g->st_stop;
+    g->st_kick = false;
     sy_gw_status_t *fresh = g->st_pending;
     g->st_pending = NULL;
     pthread_mutex_unlock(&g->st_mu);
@@ -555,6 +556,14 @@ static void *status_main(void *arg) {
     g->st_done = write_all(g, g->st_current);
   }
   return NULL;
+}
+
+void sy_gwctl_kick_status(sy_gwctl_t *g) {
+  if (!g || !g->st_started) return;
+  pthread_mutex_lock(&g->st_mu);
+  g->st_kick = true;
+  pthread_cond_signal(&g->st_cv);
+  pthread_mutex_unlock(&g->st_mu);
 }
 
 void sy_gwctl__status_submit(sy_gwctl_t *g, sy_gw_status_t *st) {

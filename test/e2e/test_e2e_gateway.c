@@ -1711,6 +1711,9 @@ START_TEST(test_leader_status_writes) {
   fprintf(stderr, "e2e-gw: leader frozen: no status in the first 1.5 s (%d reads); %s ready after %.0f ms, "
                   "le-missing ResolvedRefs=False/BackendNotFound after %.0f ms (lease 3 s)\n",
           polls, procs[fi]->name, ready_ms, status_ms);
+  /* The new leader writes at once (the lease callback wakes the status
+   * writer), not at the writer's next periodic check (1 s). */
+  ck_assert_msg(status_ms - ready_ms < 700, "status written %.0f ms after the new leader was ready", status_ms - ready_ms);
   /* The lease (3 s) was renewed at most a retry period (250 ms) before the
    * freeze: nobody could take over sooner than that. */
   ck_assert_msg(status_ms >= 2500, "status written %.0f ms after the leader froze: before its lease expired",
