@@ -100,7 +100,7 @@ int sy_openai_unrewrite_feed(sy_openai_unrewrite_t *u, const char *data, size_t 
   int rc = scan(u, in, n, eos, &hold);
   if (rc) return rc; /* the held bytes are still held: the caller may flush them */
   /* a held run starts at a quote and is a proper prefix of a pattern */
-  memcpy(u->carry, in + n - hold, hold);
+  if (hold) memcpy(u->carry, in + n - hold, hold); /* in is NULL for an empty chunk */
   u->carry_len = hold;
   *out = u->out.data ? u->out.data : "";
   *out_len = u->out.len;

@@ -906,6 +906,13 @@ START_TEST(test_unrewrite) {
   ck_assert_uint_eq(olen, 6);
   ck_assert_int_eq(memcmp(o, "\"modex", 6), 0);
   ck_assert_uint_eq(u.carry_len, 0);
+  /* an empty end-of-stream chunk (Envoy sends data == NULL) flushes */
+  ck_assert_int_eq(sy_openai_unrewrite_feed(&u, "z\"mo", 4, false, &o, &olen), 0);
+  ck_assert_int_eq(sy_openai_unrewrite_feed(&u, NULL, 0, true, &o, &olen), 0);
+  ck_assert_uint_eq(olen, 3);
+  ck_assert_int_eq(memcmp(o, "\"mo", 3), 0);
+  ck_assert_int_eq(sy_openai_unrewrite_feed(&u, NULL, 0, true, &o, &olen), 0);
+  ck_assert_uint_eq(olen, 0);
   sy_openai_unrewrite_cleanup(&u);
   /* bad names */
   ck_assert_int_eq(sy_openai_unrewrite_init(&u, "", "x"), SY_EINVAL);
