@@ -647,7 +647,7 @@ static int add_port(grpc_server *server, const char *host, int port, bool secure
 }
 
 static grpc_server *create_grpc_server(const sy_extproc_server_config_t *cfg) {
-  grpc_arg args[5];
+  grpc_arg args[6];
   memset(args, 0, sizeof(args));
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = (char *)GRPC_ARG_MAX_CONCURRENT_STREAMS;
@@ -666,6 +666,12 @@ static grpc_server *create_grpc_server(const sy_extproc_server_config_t *cfg) {
   args[4].type = GRPC_ARG_STRING;
   args[4].key = (char *)GRPC_ARG_OPTIMIZATION_TARGET;
   args[4].value.string = (char *)"latency";
+  /* gRPC sets SO_REUSEPORT by default: a second switchyard on the same port
+   * would then start "fine" and silently take half of the connections.
+   * Fail the bind instead, as a Go EPP does. */
+  args[5].type = GRPC_ARG_INTEGER;
+  args[5].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
+  args[5].value.integer = 0;
   grpc_channel_args ca = {SY_ARRAY_LEN(args), args};
   return grpc_server_create(&ca, NULL);
 }

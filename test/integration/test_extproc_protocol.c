@@ -1067,6 +1067,41 @@ START_TEST(test_unknown_method_unimplemented) {
 }
 END_TEST
 
+/* A second switchyard on a port in use must fail, not share it: gRPC's
+ * default SO_REUSEPORT would let it bind and silently take half of the
+ * connections. */
+START_TEST(test_port_in_use) {
+  wait_serving();
+  const char *bin = getenv("SY_SWITCHYARD_BIN");
+  int hp = sy_port_free("127.0.0.1");
+  ck_assert_int_gt(hp, 0);
+  char gp[16], hps[16], log[700];
+  snprintf(gp, sizeof(gp), "%d", g_srv.grpc_port);
+  snprintf(hps, sizeof(hps), "%d", hp);
+  snprintf(log, sizeof(log), "%s/second.log", g_srv.dir);
+  char *const argv[] = {(char *)bin, "--grpc-port", gp, "--grpc-health-port", hps, "--secure-serving=false",
+                        "--manifests", g_srv.mdir, "--pool-name", POOL, "--pool-namespace", NS,
+                        "--metrics-port", "0", NULL};
+  sy_proc_t second;
+  memset(&second, 0, sizeof(second));
+  ck_assert_int_eq(sy_proc_spawn(&second, "switchyard-2", argv, NULL, log), 0);
+  int rc = sy_proc_wait(&second, 10000);
+  if (rc != 0) sy_proc_stop(&second, 2000);
+  ck_assert_msg(rc == 0, "a second switchyard on port %d is still running", g_srv.grpc_port);
+  ck_assert_int_eq(sy_proc_exit_code(&second), 1);
+  char text[16384];
+  FILE *f = fopen(log, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t n = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  char want[64];
+  snprintf(want, sizeof(want), "cannot listen on 0.0.0.0:%d", g_srv.grpc_port);
+  ck_assert_msg(strstr(text, want), "no \"%s\" in the second server's log:\n%s", want, text);
+  post_ok(); /* the first one still serves */
+}
+END_TEST
+
 START_TEST(test_server_survives) {
   /* Last test of the case: after all of the above the process still runs. */
   wait_serving();
@@ -1218,6 +1253,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_concurrent_streams);
   tcase_add_test(tc, test_health_serving);
   tcase_add_test(tc, test_unknown_method_unimplemented);
+  tcase_add_test(tc, test_port_in_use);
   tcase_add_test(tc, test_server_survives);
   suite_add_tcase(s, tc);
 
