@@ -523,6 +523,7 @@ int main(int argc, char **argv) {
   if (O.channels < O.threads) O.channels = O.threads;
   if (O.streams > 0) O.warmup = 0;
 
+  sy_abseil_deadlock_detection_off(); /* as in the server, and in Envoy's release abseil */
   grpc_init();
   build_payloads();
 

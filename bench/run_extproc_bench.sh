@@ -6,11 +6,16 @@
 #     what: closed open rss profile latency (default: closed open)
 #     latency: SY_BENCH_RUNS (5) fresh-server runs at 1,000 streams/s; with
 #     SY_BENCH_BASELINE=/path/to/other/switchyard each run is paired with
-#     one of that binary (alternating), for an A/B on the same machine state.
+#     one of that binary (alternating), for an A/B on the same machine state;
+#     each pair is preceded by the machine's loopback floor (loopback_floor:
+#     a plain TCP round trip of the same shape, scheduler-placed and split
+#     across the two vCPUs).
 #
 # Env: SY_BENCH_DIR (scratch, default /tmp/sy-bench), SY_BENCH_PORT (19002),
 #      SY_BENCH_IDLE_PCT (wait until the CPUs are this % idle before each run,
-#      default 90; the machine is shared), SY_BENCH_DURATION (10).
+#      default 90; the machine is shared), SY_BENCH_DURATION (10),
+#      SY_BENCH_PICKER (least-request: the first picker the targets
+#      name; "default" runs the built-in default profile).
 set -euo pipefail
 BUILD="${1:-build}"
 shift || true
@@ -22,6 +27,10 @@ DIR="${SY_BENCH_DIR:-/tmp/sy-bench}"
 PORT="${SY_BENCH_PORT:-19002}"
 IDLE_PCT="${SY_BENCH_IDLE_PCT:-90}"
 DUR="${SY_BENCH_DURATION:-10}"
+PICKER="${SY_BENCH_PICKER:-least-request}"
+PICKER_ARGS=()
+[ "$PICKER" = default ] || PICKER_ARGS=(--picker "$PICKER")
+FLOOR="$ROOT/$BUILD/bench/loopback_floor"
 [ -x "$SY" ] && [ -x "$BENCH" ] || { echo "build switchyard and extproc_bench in $BUILD first" >&2; exit 1; }
 
 mkdir -p "$DIR/manifests"
@@ -60,7 +69,7 @@ done
 SPID=""
 start_server() {
   "${SY_SERVER:-$SY}" --grpc-port "$PORT" --grpc-health-port "$((PORT + 1))" --secure-serving=false --metrics-port 0 \
-    --manifests "$DIR/manifests" --pool-name bench-pool --grpc-workers 2 --v 1 \
+    --manifests "$DIR/manifests" --pool-name bench-pool --grpc-workers 2 --v 1 ${PICKER_ARGS[@]+"${PICKER_ARGS[@]}"} \
     >"$DIR/switchyard.log" 2>&1 &
   SPID=$!
   sleep 1
@@ -108,7 +117,13 @@ for w in $WHAT; do
       done
       stop_server ;;
     latency)
+      echo "# picker: $PICKER"
       for i in $(seq 1 "${SY_BENCH_RUNS:-5}"); do
+        if [ -x "$FLOOR" ]; then
+          wait_idle
+          "$FLOOR" --placement any
+          "$FLOOR" --placement split
+        fi
         for bin in ${SY_BENCH_BASELINE:+"$SY_BENCH_BASELINE"} "$SY"; do
           SY_SERVER="$bin" start_server
           echo "# server: $bin (run $i)"

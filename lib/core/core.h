@@ -71,6 +71,13 @@ uint64_t sy_rand_below(uint64_t n);
 /* Fills `out` (37 bytes incl. NUL) with a random RFC 4122 version-4 UUID. */
 void sy_uuid4(char out[37]);
 
+/* ---------------------------------------------------------------- abseil */
+
+/* Switches off abseil's debug-only mutex deadlock detection, which Debian's
+ * abseil build leaves on for every lock libgrpc takes (lib/core/abseil.c).
+ * Call before grpc_init(). True when abseil's switch was found. */
+bool sy_abseil_deadlock_detection_off(void);
+
 /* --------------------------------------------------------------- logging */
 
 typedef enum sy_log_level {

@@ -691,6 +691,7 @@ static void free_server(sy_extproc_server_t *srv) {
 int sy_extproc_server_start(sy_extproc_server_t **out, const sy_extproc_server_config_t *cfg,
                             const sy_extproc_director_ops_t *dir, void *dir_ctx, sy_extproc_ready_fn ready,
                             void *ready_ctx, char *errbuf, size_t errlen) {
+  if (!sy_abseil_deadlock_detection_off()) SY_LOG(SY_LOG_DEBUG, "abseil deadlock detection switch not found", NULL);
   grpc_init();
   sy_extproc_server_t *srv = sy_calloc(1, sizeof(*srv));
   if (!srv) {

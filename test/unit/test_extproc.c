@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "envoy/service/ext_proc/v3/external_processor.pb-c.h"
+#include <grpc/grpc.h>
+
 #include "extproc.h"
 #include "test_support.h"
 
@@ -546,10 +548,22 @@ START_TEST(test_cancel_releases_decision) {
 }
 END_TEST
 
+/* The server switches off abseil's debug deadlock detection (Debian's abseil
+ * keeps it on; it costs 8 % of a worker's instructions). This fails when
+ * abseil's switch can no longer be found, e.g. after an abseil upgrade
+ * renames Debian's inline namespace. */
+START_TEST(test_abseil_deadlock_detection_off) {
+  grpc_init();
+  ck_assert_msg(sy_abseil_deadlock_detection_off(), "absl::SetMutexDeadlockDetectionMode not found");
+  grpc_shutdown();
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("extproc");
   TCase *tc = tcase_create("stream");
   tcase_add_test(tc, test_full_duplex_order);
+  tcase_add_test(tc, test_abseil_deadlock_detection_off);
   tcase_add_test(tc, test_large_body_chunked);
   tcase_add_test(tc, test_rewritten_body_length);
   tcase_add_test(tc, test_headers_only_and_generated_id);
