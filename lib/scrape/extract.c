@@ -22,9 +22,19 @@ static bool label_int(const sy_prom_label_t *l, long min, long max, long *out) {
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
+/* A name we can carry as a C string and print: no control characters
+ * (a NUL would silently shorten it, e.g. to ""). */
+static bool printable_name(const char *a, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)a[i];
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 /* Splits a comma-separated adapter list into names[], trimmed, without
  * empties or duplicates. Returns the count; sets *trunc when something had
- * to be dropped. */
+ * to be dropped (too long, too many, or not printable). */
 static uint8_t split_adapters(const sy_prom_label_t *l, char names[][SY_SCRAPE_ADAPTER_NAME_MAX + 1], bool *trunc) {
   if (!l) return 0;
   char buf[SY_SCRAPE_MAX_ADAPTERS * (SY_SCRAPE_ADAPTER_NAME_MAX + 8)];
@@ -42,7 +52,7 @@ static uint8_t split_adapters(const sy_prom_label_t *l, char names[][SY_SCRAPE_A
     while (a < b && is_space(*a)) a++;
     while (b > a && is_space(b[-1])) b--;
     size_t nl = (size_t)(b - a);
-    if (nl > SY_SCRAPE_ADAPTER_NAME_MAX) {
+    if (nl > SY_SCRAPE_ADAPTER_NAME_MAX || !printable_name(a, nl)) {
       *trunc = true;
     } else if (nl) {
       bool dup = false;

@@ -772,6 +772,20 @@ START_TEST(test_extract_lora) {
   ck_assert_str_eq(m.running_adapters[2], "c");
   ck_assert_uint_eq(m.n_waiting_adapters, 0);
   ck_assert(!m.adapters_truncated);
+  /* A name with a control character or a NUL byte (found by fuzzing: it
+   * became an empty C string) is dropped, the others kept. */
+  static const char nul_page[] = "vllm:lora_requests_info{max_lora=\"4\",running_lora_adapters=\"sql-lora,\0\0 chat,"
+                                 "ok-lora,bad\x01name\",waiting_lora_adapters=\"\"} 10\n";
+  {
+    sy_scrape_engines_t *e = engines();
+    const sy_scrape_engine_t *eng = sy_scrape_engines_get(e, "vllm");
+    ck_assert_int_eq(sy_scrape_extract(eng, nul_page, sizeof(nul_page) - 1, NULL, 1, &m, NULL), 0);
+    sy_scrape_engines_free(e);
+  }
+  ck_assert_uint_eq(m.n_running_adapters, 2);
+  ck_assert_str_eq(m.running_adapters[0], "sql-lora");
+  ck_assert_str_eq(m.running_adapters[1], "ok-lora");
+  ck_assert(m.adapters_truncated);
   /* largest value wins; later smaller or equal values do not replace it */
   ck_assert_int_eq(extract("vllm",
                            "vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"old\",waiting_lora_adapters=\"\"} 5\n"
